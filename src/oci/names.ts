@@ -1,0 +1,34 @@
+import { RegistryError } from '../errors.js';
+
+/** Repository name grammar from the distribution spec: path components joined by '/'. */
+const NAME_PATTERN = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
+const TAG_PATTERN = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
+export const MAX_NAME_LENGTH = 255;
+
+/**
+ * Validates a repository name. Because the grammar admits only `[a-z0-9._-]` and '/', and no
+ * component may start with '.', a valid name can never be `..`, absolute, or percent-encoded.
+ */
+export function parseRepositoryName(name: string): string {
+  if (name.length === 0 || name.length > MAX_NAME_LENGTH || !NAME_PATTERN.test(name)) {
+    throw new RegistryError('NAME_INVALID', 'invalid repository name', { detail: { name: name.slice(0, 300) } });
+  }
+  return name;
+}
+
+export function isValidTag(tag: string): boolean {
+  return TAG_PATTERN.test(tag);
+}
+
+export function parseTag(tag: string): string {
+  if (!isValidTag(tag)) {
+    throw new RegistryError('TAG_INVALID', 'invalid tag', { detail: { tag: tag.slice(0, 200) } });
+  }
+  return tag;
+}
+
+/** The project a repository belongs to: its first path component. */
+export function projectOf(name: string): string {
+  const slash = name.indexOf('/');
+  return slash === -1 ? name : name.slice(0, slash);
+}

@@ -1,0 +1,65 @@
+import { BackendError, StorageNotFoundError } from '../errors.js';
+import { UploadOffsetError, type StorageDriver } from './driver.js';
+
+const KEY_PATTERN = /^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*)(?:\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
+const UPLOAD_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
+
+export interface StorageObserver {
+  /** Called for every failed driver call that is not a plain "not found". */
+  onError(driver: string, operation: string, error: unknown): void;
+}
+
+/**
+ * Wraps a driver with what every driver needs and none should repeat: key and id checks (no
+ * `..`, no absolute paths, nothing outside the layout ever reaches a backend) and error
+ * normalisation (anything that is not "not found" or an offset mismatch becomes a BackendError).
+ */
+export function checkedDriver(inner: StorageDriver, observer?: StorageObserver): StorageDriver {
+  const checkKey = (key: string, allowPrefix = false) => {
+    if (allowPrefix && key === '') return;
+    const candidate = allowPrefix && key.endsWith('/') ? key.slice(0, -1) : key;
+    if (!KEY_PATTERN.test(candidate)) throw new BackendError(inner.name, `invalid storage key ${JSON.stringify(key)}`);
+  };
+  const checkId = (id: string) => {
+    if (!UPLOAD_ID_PATTERN.test(id)) throw new BackendError(inner.name, `invalid upload id ${JSON.stringify(id)}`);
+  };
+  async function guard<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw normalise(operation, error);
+    }
+  }
+  const normalise = (operation: string, error: unknown): Error => {
+    if (error instanceof StorageNotFoundError || error instanceof UploadOffsetError) return error;
+    observer?.onError(inner.name, operation, error);
+    if (error instanceof BackendError) return error;
+    return new BackendError(inner.name, `${operation} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  };
+
+  const driver: StorageDriver = {
+    name: inner.name,
+    stat: (key) => (checkKey(key), guard('stat', () => inner.stat(key))),
+    read: (key, range) => (checkKey(key), guard('read', () => inner.read(key, range))),
+    write: (key, body) => (checkKey(key), guard('write', () => inner.write(key, body))),
+    delete: (key) => (checkKey(key), guard('delete', () => inner.delete(key))),
+    list(prefix) {
+      checkKey(prefix, true);
+      return inner.list(prefix);
+    },
+    createUpload: (id) => (checkId(id), guard('createUpload', () => inner.createUpload(id))),
+    appendUpload: (id, offset, body) => (checkId(id), guard('appendUpload', () => inner.appendUpload(id, offset, body))),
+    uploadSize: (id) => (checkId(id), guard('uploadSize', () => inner.uploadSize(id))),
+    readUpload: (id) => (checkId(id), guard('readUpload', () => inner.readUpload(id))),
+    commitUpload: (id, key) => (checkId(id), checkKey(key), guard('commitUpload', () => inner.commitUpload(id, key))),
+    abortUpload: (id) => (checkId(id), guard('abortUpload', () => inner.abortUpload(id))),
+    staleUploads: (before) => inner.staleUploads(before),
+    check: () => guard('check', () => inner.check()),
+    close: () => inner.close(),
+  };
+  if (inner.redirectUrl) {
+    const redirectUrl = inner.redirectUrl.bind(inner);
+    driver.redirectUrl = (key, expires) => (checkKey(key), guard('redirectUrl', () => redirectUrl(key, expires)));
+  }
+  return driver;
+}

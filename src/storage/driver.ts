@@ -1,0 +1,94 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * A blob store, shaped like an object store: flat keys, whole-object writes, and resumable
+ * uploads. It knows nothing about registries. Keys are '/'-separated relative paths made of
+ * `[A-Za-z0-9._-]` segments (checked by `checkedDriver`); the layout is in `keys.ts`.
+ *
+ * Every method throws `StorageNotFoundError` for a missing key or upload and `BackendError` for a
+ * failure of the backing store; nothing else escapes.
+ */
+export interface StorageDriver {
+  /** Name used in logs and metrics (`filesystem`, `s3`, `memory`). */
+  readonly name: string;
+
+  /** Size of the object at `key`, or null when it does not exist. */
+  stat(key: string): Promise<ObjectStat | null>;
+
+  /**
+   * A stream of the object's bytes, or of `range` (inclusive `start`, exclusive `end`) of them.
+   * Throws `StorageNotFoundError` when the key does not exist. The stream is lazy: no byte is
+   * read before the caller starts consuming.
+   */
+  read(key: string, range?: ByteRange): Promise<Readable>;
+
+  /**
+   * Writes a whole object atomically: readers see either the old object or the complete new one,
+   * never a part. The object is durable when the promise resolves. If `body` errors, nothing is
+   * written and the error is rethrown.
+   */
+  write(key: string, body: Readable | Buffer): Promise<void>;
+
+  /** Removes the object. Removing a missing key is not an error. */
+  delete(key: string): Promise<void>;
+
+  /** Every key that starts with `prefix`, in no particular order. For GC and purges only. */
+  list(prefix: string): AsyncIterable<string>;
+
+  /** Starts an empty resumable upload. `id` is chosen by the caller (a UUID). */
+  createUpload(id: string): Promise<void>;
+
+  /**
+   * Appends `body` to the upload, which must currently hold exactly `offset` bytes (else
+   * `UploadOffsetError`). Resolves with the new size once the bytes are durable enough to be
+   * resumed by another process. If `body` fails part-way the promise rejects; the bytes already
+   * stored may stay, and `uploadSize` tells how many.
+   */
+  appendUpload(id: string, offset: number, body: Readable): Promise<number>;
+
+  /** Bytes the upload holds now, or throws `StorageNotFoundError`. */
+  uploadSize(id: string): Promise<number>;
+
+  /** The upload's bytes so far, to rebuild a digest in a process that did not see them arrive. */
+  readUpload(id: string): Promise<Readable>;
+
+  /**
+   * Makes the upload's bytes the object at `key` and removes the upload. Atomic and durable like
+   * `write`. The caller has already verified the digest.
+   */
+  commitUpload(id: string, key: string): Promise<void>;
+
+  /** Discards the upload and its bytes. Missing uploads are not an error. */
+  abortUpload(id: string): Promise<void>;
+
+  /** Ids of uploads whose last change is older than `before`, for the purge task. */
+  staleUploads(before: Date): AsyncIterable<string>;
+
+  /** A short-lived URL a client may GET the object from directly, when the driver supports it. */
+  redirectUrl?(key: string, expiresInSeconds: number): Promise<string | null>;
+
+  /** Checks that the store is reachable and usable; throws `BackendError` naming the problem. */
+  check(): Promise<void>;
+
+  /** Releases connections and timers. */
+  close(): Promise<void>;
+}
+
+export interface ObjectStat {
+  size: number;
+  modifiedAt?: Date;
+}
+
+/** Half-open byte range: `start` inclusive, `end` exclusive. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/** The upload's size differs from the offset the caller expected. */
+export class UploadOffsetError extends Error {
+  constructor(readonly id: string, readonly expected: number, readonly actual: number) {
+    super(`upload ${id} holds ${actual} bytes, not ${expected}`);
+    this.name = 'UploadOffsetError';
+  }
+}

@@ -1,0 +1,195 @@
+import { createReadStream, constants as fsConstants } from 'node:fs';
+import { mkdir, open, opendir, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { StorageNotFoundError } from '../errors.js';
+import { STREAM_HIGH_WATER_MARK } from '../lib/streams.js';
+import { UploadOffsetError, type ByteRange, type ObjectStat, type StorageDriver } from './driver.js';
+
+/**
+ * Blobs on a local filesystem. Every object is written to a temporary file in `tmp/`, fsynced,
+ * renamed into place, and its directory fsynced: a crash leaves either nothing or the whole object.
+ * Uploads live in `uploads/<id>/data`; appends are fsynced before they are acknowledged.
+ */
+export function filesystemDriver(rootDirectory: string): StorageDriver {
+  const path = (key: string) => join(rootDirectory, key);
+  const uploadData = (id: string) => join(rootDirectory, 'uploads', id, 'data');
+  const tmpDirectory = join(rootDirectory, 'tmp');
+
+  async function placeFile(source: string, key: string): Promise<void> {
+    const target = path(key);
+    await mkdir(dirname(target), { recursive: true });
+    await rename(source, target);
+    await fsyncDirectory(dirname(target));
+  }
+
+  return {
+    name: 'filesystem',
+
+    async stat(key): Promise<ObjectStat | null> {
+      try {
+        const info = await stat(path(key));
+        return info.isFile() ? { size: info.size, modifiedAt: info.mtime } : null;
+      } catch (error) {
+        if (isMissing(error)) return null;
+        throw error;
+      }
+    },
+
+    async read(key, range?: ByteRange) {
+      const file = path(key);
+      // Open first so a missing key is reported now, not as a stream error after headers went out.
+      let handle: FileHandle;
+      try {
+        handle = await open(file, 'r');
+      } catch (error) {
+        if (isMissing(error)) throw new StorageNotFoundError(key);
+        throw error;
+      }
+      return handle.createReadStream({
+        highWaterMark: STREAM_HIGH_WATER_MARK,
+        ...(range ? { start: range.start, end: range.end - 1 } : {}),
+      });
+    },
+
+    async write(key, body) {
+      await mkdir(tmpDirectory, { recursive: true });
+      const temporary = join(tmpDirectory, randomUUID());
+      try {
+        await writeDurably(temporary, Buffer.isBuffer(body) ? Readable.from([body]) : body, 'w');
+        await placeFile(temporary, key);
+      } catch (error) {
+        await rm(temporary, { force: true });
+        throw error;
+      }
+    },
+
+    async delete(key) {
+      await rm(path(key), { force: true });
+    },
+
+    async *list(prefix) {
+      // Walk only the directory the prefix names, then filter: keys are short paths.
+      const slash = prefix.lastIndexOf('/');
+      const base = slash === -1 ? '' : prefix.slice(0, slash);
+      for await (const key of walk(rootDirectory, base)) {
+        if (key.startsWith(prefix)) yield key;
+      }
+    },
+
+    async createUpload(id) {
+      const file = uploadData(id);
+      await mkdir(dirname(file), { recursive: true });
+      const handle = await open(file, 'wx');
+      await handle.close();
+    },
+
+    async appendUpload(id, offset, body) {
+      const file = uploadData(id);
+      const current = await sizeOf(file, id);
+      if (current !== offset) throw new UploadOffsetError(id, offset, current);
+      await writeDurably(file, body, 'a');
+      return sizeOf(file, id);
+    },
+
+    async uploadSize(id) {
+      return sizeOf(uploadData(id), id);
+    },
+
+    async readUpload(id) {
+      const file = uploadData(id);
+      await sizeOf(file, id);
+      return createReadStream(file, { highWaterMark: STREAM_HIGH_WATER_MARK });
+    },
+
+    async commitUpload(id, key) {
+      const file = uploadData(id);
+      await sizeOf(file, id);
+      // Appends were fsynced as they arrived; the rename makes the object visible whole.
+      await placeFile(file, key);
+      await rm(dirname(file), { recursive: true, force: true });
+    },
+
+    async abortUpload(id) {
+      await rm(dirname(uploadData(id)), { recursive: true, force: true });
+    },
+
+    async *staleUploads(before) {
+      let ids: string[];
+      try {
+        ids = await readdir(join(rootDirectory, 'uploads'));
+      } catch (error) {
+        if (isMissing(error)) return;
+        throw error;
+      }
+      for (const id of ids) {
+        try {
+          const info = await stat(join(rootDirectory, 'uploads', id));
+          const data = await stat(uploadData(id)).catch(() => info);
+          if (data.mtime < before) yield id;
+        } catch (error) {
+          if (!isMissing(error)) throw error;
+        }
+      }
+    },
+
+    async check() {
+      await mkdir(tmpDirectory, { recursive: true });
+      const probe = join(tmpDirectory, `.check-${randomUUID()}`);
+      const handle = await open(probe, fsConstants.O_CREAT | fsConstants.O_WRONLY);
+      await handle.close();
+      await rm(probe, { force: true });
+    },
+
+    async close() {},
+  };
+}
+
+async function writeDurably(file: string, body: Readable, flags: 'w' | 'a'): Promise<void> {
+  const handle = await open(file, flags);
+  try {
+    await pipeline(body, handle.createWriteStream({ autoClose: false, highWaterMark: STREAM_HIGH_WATER_MARK }));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function fsyncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function sizeOf(file: string, id: string): Promise<number> {
+  try {
+    return (await stat(file)).size;
+  } catch (error) {
+    if (isMissing(error)) throw new StorageNotFoundError(`uploads/${id}`);
+    throw error;
+  }
+}
+
+async function* walk(root: string, relative: string): AsyncGenerator<string> {
+  let directory;
+  try {
+    directory = await opendir(join(root, relative));
+  } catch (error) {
+    if (isMissing(error) || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+    throw error;
+  }
+  for await (const entry of directory) {
+    const key = relative ? `${relative}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) yield* walk(root, key);
+    else if (entry.isFile()) yield key;
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException).code === 'ENOENT';
+}
