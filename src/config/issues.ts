@@ -1,0 +1,91 @@
+import type { z } from 'zod';
+import { describeExpected, formatPath, objectShape, schemaAt, type PathSegment } from './schema-walk.js';
+
+/** Names the source (file, environment variable, flags) that supplied a key path. */
+export type SourceOf = (path: readonly PathSegment[]) => string;
+
+/** One readable line per zod issue: `<source>: <key path>: <problem>`. */
+export function formatIssues(root: z.core.$ZodType, issues: readonly z.core.$ZodIssue[], sourceOf: SourceOf): string[] {
+  const lines: string[] = [];
+  for (const issue of issues) {
+    const path = issue.path.filter((segment): segment is PathSegment => typeof segment !== 'symbol');
+    if (issue.code === 'unrecognized_keys') {
+      const siblings = Object.keys(objectShape(schemaAt(root, path) ?? root) ?? {});
+      for (const key of issue.keys) {
+        const keyPath = [...path, key];
+        const suggestion = suggest(key, siblings);
+        const hint = suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`;
+        lines.push(`${sourceOf(keyPath)}: ${formatPath(keyPath)}: unknown key${hint}`);
+      }
+      continue;
+    }
+    lines.push(`${sourceOf(path)}: ${formatPath(path)}: ${describeProblem(root, issue, path)}`);
+  }
+  return lines;
+}
+
+function describeProblem(root: z.core.$ZodType, issue: z.core.$ZodIssue, path: readonly PathSegment[]): string {
+  const node = schemaAt(root, path);
+  const expected = node === undefined ? undefined : describeExpected(node);
+  const params = issue.code === 'custom' ? issue.params : undefined;
+  if (params?.['verbatim'] === true) return issue.message;
+  if (params?.['missing'] === true) {
+    return expected === undefined ? issue.message : `${issue.message} (expected ${expected})`;
+  }
+  if (issue.input === undefined && issue.code === 'invalid_type') {
+    return `required key missing, expected ${expected ?? issue.expected}`;
+  }
+  return `expected ${expected ?? issue.message}, got ${describeInput(issue.input)}`;
+}
+
+/** A short rendering of a wrong value: strings quoted, structures named, long text cut. */
+export function describeInput(value: unknown): string {
+  if (value === null) return 'an empty value';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  return String(value);
+}
+
+/** The sibling key closest to a misspelt one, if it is close enough to be a likely typo. */
+export function suggest(key: string, candidates: readonly string[]): string | undefined {
+  const normalized = normalizeKey(key);
+  const exact = candidates.find((candidate) => normalizeKey(candidate) === normalized);
+  if (exact !== undefined) return exact;
+  const limit = key.length <= 3 ? 1 : key.length <= 8 ? 2 : 3;
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    const distance = editDistance(normalized, normalizeKey(candidate));
+    if (distance <= limit && distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function normalizeKey(key: string): string {
+  return key.toLowerCase().replace(/[-_]/g, '');
+}
+
+/** Optimal-string-alignment distance: Levenshtein plus adjacent transpositions ("prot" → "port" is 1). */
+export function editDistance(a: string, b: string): number {
+  const rows = a.length + 1;
+  const cols = b.length + 1;
+  const d: number[] = new Array<number>(rows * cols).fill(0);
+  const at = (i: number, j: number): number => d[i * cols + j] ?? 0;
+  for (let i = 0; i < rows; i++) d[i * cols] = i;
+  for (let j = 0; j < cols; j++) d[j] = j;
+  for (let i = 1; i < rows; i++) {
+    for (let j = 1; j < cols; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let value = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        value = Math.min(value, at(i - 2, j - 2) + 1);
+      }
+      d[i * cols + j] = value;
+    }
+  }
+  return at(rows - 1, cols - 1);
+}
