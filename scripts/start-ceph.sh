@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Ceph RGW (a real S3 endpoint) for the tests, on 127.0.0.1, all state in DIR.
+#
+#   scripts/start-ceph.sh [start] DIR   -> prints WHARF_TEST_S3_* KEY=VALUE lines on stdout when ready
+#                                          (also written to DIR/env); progress and timing go to stderr
+#   scripts/start-ceph.sh stop DIR      -> stops exactly the daemons started for DIR
+#
+# Wraps scripts/ceph-rgw.sh (vendored copy of shared/s3/ceph-rgw.sh). Unlike that script's fixed
+# defaults (15200/15280), this picks a free block of ports so several test runs (and a developer's
+# own Ceph on the defaults) can coexist: monitor BASE, OSD messenger BASE+10..BASE+59, RGW BASE+80.
+# Set CEPH_PORT_BASE to force a block. A flock serialises port picking between concurrent runs.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+CMD=start
+case "${1:-}" in start|stop) CMD=$1; shift ;; esac
+DIR=${1:?usage: start-ceph.sh [start|stop] DIR}
+log() { echo "[start-ceph] $*" >&2; }
+
+RGW_SCRIPT=$HERE/ceph-rgw.sh
+[ -f "$RGW_SCRIPT" ] || RGW_SCRIPT=$HERE/../../shared/s3/ceph-rgw.sh
+
+if [ "$CMD" = stop ]; then
+  [ -d "$DIR" ] || exit 0
+  exec bash "$RGW_SCRIPT" stop "$DIR"
+fi
+
+for b in ceph-mon ceph-osd radosgw radosgw-admin monmaptool ceph curl; do
+  command -v "$b" >/dev/null || { log "missing $b: run scripts/install-deps.sh"; exit 1; }
+done
+
+listening_ports() { ss -Hltn 2>/dev/null | awk '{n=split($4,a,":"); print a[n]}' | sort -un; }
+block_free() { # base
+  local p used; used=$(listening_ports)
+  for p in $used; do
+    if [ "$p" -ge "$1" ] && [ "$p" -lt $(( $1 + 100 )) ]; then return 1; fi
+  done
+}
+
+mkdir -p "$DIR"; DIR=$(cd "$DIR" && pwd)
+LOCK=${TMPDIR:-/tmp}/wharf-test-ceph-ports.lock
+exec 8>"$LOCK"
+flock -w 300 8 || { log "could not get $LOCK"; exit 1; }
+
+if [ -n "${CEPH_PORT_BASE:-}" ]; then
+  BASE=$CEPH_PORT_BASE
+  block_free "$BASE" || { log "ports $BASE..$((BASE+99)) are in use"; exit 1; }
+else
+  BASE=""
+  for b in $(seq 15300 100 19900); do block_free "$b" && { BASE=$b; break; }; done
+  [ -n "$BASE" ] || { log "no free block of 100 ports in 15300..19999"; exit 1; }
+fi
+
+t0=$(date +%s%N)
+out=$(MON_PORT=$BASE MSGR_PORT_MIN=$((BASE+10)) MSGR_PORT_MAX=$((BASE+59)) RGW_PORT=$((BASE+80)) \
+      bash "$RGW_SCRIPT" start "$DIR" 8>&-) || { log "Ceph RGW failed to start; logs in $DIR/log"; tail -n 20 "$DIR"/log/*.log >&2 2>/dev/null || true; exit 1; }
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+flock -u 8
+
+val() { printf '%s\n' "$out" | sed -n "s/^$1=//p" | head -n1; }
+{
+  echo "WHARF_TEST_S3_ENDPOINT=$(val ENDPOINT)"
+  echo "WHARF_TEST_S3_ACCESS_KEY=$(val ACCESS_KEY)"
+  echo "WHARF_TEST_S3_SECRET_KEY=$(val SECRET_KEY)"
+  echo "WHARF_TEST_S3_BUCKET=$(val BUCKET)"
+  echo "WHARF_TEST_S3_REGION=$(val REGION)"
+} > "$DIR/env"
+grep -q '^WHARF_TEST_S3_ENDPOINT=http' "$DIR/env" || { log "ceph-rgw.sh printed no ENDPOINT"; bash "$RGW_SCRIPT" stop "$DIR"; exit 1; }
+log "Ceph RGW ready at $(val ENDPOINT) in ${ms} ms (ports $BASE..$((BASE+80)), state in $DIR)"
+cat "$DIR/env"
