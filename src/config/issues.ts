@@ -52,6 +52,10 @@ export function suggest(key: string, candidates: readonly string[]): string | un
   const normalized = normalizeKey(key);
   const exact = candidates.find((candidate) => normalizeKey(candidate) === normalized);
   if (exact !== undefined) return exact;
+  if (normalized.length >= 3) {
+    const extended = candidates.find((candidate) => normalizeKey(candidate).startsWith(normalized));
+    if (extended !== undefined) return extended; // "ttl" → "ttlSeconds"
+  }
   const limit = key.length <= 3 ? 1 : key.length <= 8 ? 2 : 3;
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
