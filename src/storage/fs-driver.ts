@@ -3,7 +3,6 @@ import { mkdir, open, opendir, readdir, rename, rm, stat, type FileHandle } from
 import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { StorageNotFoundError } from '../errors.js';
 import { STREAM_HIGH_WATER_MARK } from '../lib/streams.js';
 import { UploadOffsetError, type ByteRange, type ObjectStat, type StorageDriver } from './driver.js';
@@ -47,6 +46,11 @@ export function filesystemDriver(rootDirectory: string): StorageDriver {
       } catch (error) {
         if (isMissing(error)) throw new StorageNotFoundError(key);
         throw error;
+      }
+      // An empty range has no inclusive end a read stream could take.
+      if (range && range.end <= range.start) {
+        await handle.close();
+        return Readable.from([]);
       }
       return handle.createReadStream({
         highWaterMark: STREAM_HIGH_WATER_MARK,
@@ -150,7 +154,14 @@ export function filesystemDriver(rootDirectory: string): StorageDriver {
 async function writeDurably(file: string, body: Readable, flags: 'w' | 'a'): Promise<void> {
   const handle = await open(file, flags);
   try {
-    await pipeline(body, handle.createWriteStream({ autoClose: false, highWaterMark: STREAM_HIGH_WATER_MARK }));
+    // Not handle.createWriteStream({ autoClose: false }): that stream keeps a reference on the
+    // handle which it never drops, so handle.close() below would wait forever (Node 20).
+    for await (const chunk of body) {
+      const buffer = chunk as Buffer;
+      for (let written = 0; written < buffer.length; ) {
+        written += (await handle.write(buffer, written, buffer.length - written)).bytesWritten;
+      }
+    }
     await handle.sync();
   } finally {
     await handle.close();
