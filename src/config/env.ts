@@ -11,7 +11,8 @@ export const reservedEnvNames: readonly string[] = ['WHARF_CONFIG', 'WHARF_ADMIN
 /**
  * Replaces every `_env:NAME` / `_env:NAME:default` string value in parsed YAML with the variable's
  * value (coerced to the schema's type at that key), collecting one problem line per reference
- * that cannot be resolved. Returns a new value; the input is not changed.
+ * that cannot be resolved. A reference that resolves to the empty string yields `undefined` (the
+ * key counts as absent). Returns a new value; the input is not changed.
  */
 export function substituteEnvReferences(
   data: unknown,
@@ -42,6 +43,7 @@ export function substituteEnvReferences(
       problems.push(`${where}: environment variable ${name} is not set (the value "_env:${name}" has no default)`);
       return value;
     }
+    if (resolved === '') return undefined; // an empty value means "not set": the key takes its default
     const schema = schemaAt(root, path);
     return schema === undefined ? resolved : coerceString(schema, resolved);
   };

@@ -35,7 +35,7 @@ export function loadConfig(options: LoadConfigOptions = {}): WharfConfig {
   if (file !== undefined) {
     const data = readYamlFile(file, problems);
     if (data !== undefined) {
-      const substituted = substituteEnvReferences(data, env, wharfConfigSchema, file, problems);
+      const substituted = stripEmpty(substituteEnvReferences(data, env, wharfConfigSchema, file, problems));
       if (isRecord(substituted)) {
         merged = substituted;
         recordSources(sources, substituted, [], file);

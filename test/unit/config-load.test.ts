@@ -73,6 +73,15 @@ describe('_env: references', () => {
     assert.equal(config.http.publicUrl, 'https://r.example.com:8443');
   });
 
+  it('treats a reference that resolves to the empty string as absent', () => {
+    const file = writeConfig(
+      'mirror:\n  upstreams:\n    - name: hub\n      url: https://registry-1.docker.io\n      registry: docker.io\n      username: "_env:HUB_USER:"\n      password: _env:HUB_TOKEN\n',
+    );
+    const upstream = loadConfig({ file, env: { HUB_TOKEN: '' } }).mirror.upstreams[0];
+    assert.equal(upstream !== undefined && 'username' in upstream, false);
+    assert.equal(upstream?.password, undefined);
+  });
+
   it('prefers the variable over the default', () => {
     const file = writeConfig('http:\n  port: _env:PORT:5050\n');
     assert.equal(loadConfig({ file, env: { PORT: '6060' } }).http.port, 6060);

@@ -149,3 +149,23 @@ describe('config commands', () => {
     assert.equal(captured.out.join(''), defaultConfigYaml());
   });
 });
+
+describe('docs/configuration.md', () => {
+  it('every YAML example loads', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
+    const examples = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1] ?? '');
+    assert.ok(examples.length >= 6);
+    const env = {
+      DATABASE_URL: 'postgres://wharf:pw@db/wharf',
+      S3_ACCESS_KEY: 'a',
+      S3_SECRET_KEY: 's',
+      OSS_BUCKET: 'b',
+      OSS_KEY: 'k',
+      OSS_SECRET: 's',
+    };
+    for (const example of examples) {
+      assert.doesNotThrow(() => loadConfig({ file: writeConfig(example), env }), example);
+    }
+  });
+});
