@@ -21,7 +21,19 @@ RGW_SCRIPT=$HERE/ceph-rgw.sh
 
 if [ "$CMD" = stop ]; then
   [ -d "$DIR" ] || exit 0
-  exec bash "$RGW_SCRIPT" stop "$DIR"
+  # Test data is throwaway (memstore), so by default SIGKILL the daemons: a graceful stop takes
+  # ~6 s (radosgw lingers). CEPH_GRACEFUL_STOP=1 uses ceph-rgw.sh's TERM-then-wait stop instead.
+  if [ "${CEPH_GRACEFUL_STOP:-}" = 1 ]; then exec bash "$RGW_SCRIPT" stop "$DIR"; fi
+  pids=()
+  for f in "$DIR"/pids/*.pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f"); rm -f "$f"
+    kill -KILL "$pid" 2>/dev/null && pids+=("$pid")
+  done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  done
+  exit 0
 fi
 
 for b in ceph-mon ceph-osd radosgw radosgw-admin monmaptool ceph curl; do

@@ -47,11 +47,16 @@ rm -rf "$WORK"; mkdir -p "$WORK/tmp"
 export WHARF_TEST_WORK_DIR=$WORK
 
 SERVICES_STARTED=0
+CEPH_PID=""; PG_PID=""
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   if [ "$SERVICES_STARTED" = 1 ]; then
-    local t; t=$(now_ms)
+    local t j; t=$(now_ms)
+    # start scripts still running (interrupted during start-up): end them before stopping daemons
+    for j in ${CEPH_PID:-} ${PG_PID:-}; do
+      if kill -0 "$j" 2>/dev/null; then kill -TERM -- "-$j" 2>/dev/null || true; wait "$j" 2>/dev/null || true; fi
+    done
     bash scripts/start-ceph.sh stop "$WORK/ceph" >/dev/null 2>&1 || log "stopping Ceph failed"
     bash scripts/start-postgres.sh stop "$WORK/postgres" >/dev/null 2>&1 || log "stopping PostgreSQL failed"
     log "services stopped in $(( $(now_ms) - t )) ms"
@@ -79,8 +84,11 @@ if [ "${SKIP_SERVICES:-}" = 1 ]; then
 else
   SERVICES_STARTED=1
   ts=$(now_ms)
+  # own process groups (set -m), so an interrupted start-up can be ended as a whole
+  set -m
   bash scripts/start-ceph.sh "$WORK/ceph" >"$WORK/ceph.env" 2>"$WORK/ceph.start.log" & CEPH_PID=$!
   bash scripts/start-postgres.sh "$WORK/postgres" >"$WORK/postgres.env" 2>"$WORK/postgres.start.log" & PG_PID=$!
+  set +m
   fail=0
   wait "$CEPH_PID" || { fail=1; log "FAILED to start Ceph RGW:"; cat "$WORK/ceph.start.log" >&2; }
   wait "$PG_PID" || { fail=1; log "FAILED to start PostgreSQL:"; cat "$WORK/postgres.start.log" >&2; }
