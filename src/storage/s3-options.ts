@@ -22,16 +22,20 @@ export interface S3DriverOptions {
   forcePathStyle?: boolean;
   /** Prefix of every key the driver writes (no leading or trailing slash needed). */
   rootDirectory?: string;
-  storageClass?: StorageClass;
+  /** Storage class of committed objects (`STANDARD`, `STANDARD_IA`, …); upload scratch stays STANDARD. */
+  storageClass?: string;
   /** Multipart part size in bytes: default 16 MiB, at least 5 MiB. */
   partSize?: number;
   /** Parts uploaded (or copied) in parallel per write, append or commit. Default 4. */
   multipartConcurrency?: number;
   /** When true, `redirectUrl` hands out presigned GET URLs. */
   redirect?: boolean;
-  /** Server-side encryption of every object written. */
-  encrypt?: 'AES256' | 'aws:kms';
-  /** KMS key for `encrypt: 'aws:kms'`; absent means the bucket's default key. */
+  /**
+   * Server-side encryption of every object written: `'AES256'` (SSE-S3), `'aws:kms'` (SSE-KMS), or
+   * `true` (the config's boolean: SSE-KMS when `kmsKeyId` is set, else SSE-S3).
+   */
+  encrypt?: boolean | 'AES256' | 'aws:kms';
+  /** KMS key for SSE-KMS; absent means the account's default key. */
   kmsKeyId?: string;
   /** Attempts per request, retries included (throttling, 5xx, network). Default 5. */
   maxAttempts?: number;
@@ -46,6 +50,9 @@ export interface S3DriverOptions {
 /** The options after defaults and checks, as the driver uses them. */
 export interface ResolvedS3Options extends S3DriverOptions {
   forcePathStyle: boolean;
+  /** The resolved SSE mode, or undefined for none. */
+  serverSideEncryption: 'AES256' | 'aws:kms' | undefined;
+  storageClass: StorageClass | undefined;
   /** '' or a prefix ending in '/'. */
   prefix: string;
   partSize: number;
@@ -73,10 +80,14 @@ export function resolveS3Options(options: S3DriverOptions): ResolvedS3Options {
   }
   const concurrency = options.multipartConcurrency ?? 4;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('s3: multipartConcurrency must be a positive integer');
-  if (options.kmsKeyId && options.encrypt !== 'aws:kms') throw new Error("s3: kmsKeyId needs encrypt: 'aws:kms'");
+  const encrypt = options.encrypt === true ? (options.kmsKeyId ? 'aws:kms' : 'AES256') : options.encrypt || undefined;
+  if (options.kmsKeyId && encrypt !== 'aws:kms') throw new Error("s3: kmsKeyId needs encrypt: true or 'aws:kms'");
   return {
     ...options,
     forcePathStyle: options.forcePathStyle ?? false,
+    serverSideEncryption: encrypt,
+    // The store validates the name; the SDK's type is only the list it knew when it was built.
+    storageClass: options.storageClass as StorageClass | undefined,
     prefix: root === '' ? '' : `${root}/`,
     partSize,
     multipartConcurrency: concurrency,
@@ -123,14 +134,14 @@ export interface OssOptions {
   bucket: string;
   accessKeyId: string;
   accessKeySecret: string;
-  /** Overrides the endpoint derived from the region (e.g. an accelerate or private domain). */
+  /** Overrides the endpoint derived from the region: a host (https is implied) or a URL. */
   endpoint?: string;
   /** Use the VPC-internal endpoint (`oss-<region>-internal.aliyuncs.com`): free traffic inside the region. */
   internal?: boolean;
   rootDirectory?: string;
   partSize?: number;
   redirect?: boolean;
-  encrypt?: 'AES256' | 'aws:kms';
+  encrypt?: boolean | 'AES256' | 'aws:kms';
   kmsKeyId?: string;
 }
 
@@ -141,7 +152,8 @@ export interface OssOptions {
 export function ossDriverOptions(oss: OssOptions): S3DriverOptions {
   // Distribution's OSS driver took `oss-cn-hangzhou`; plain `cn-hangzhou` works too.
   const bare = oss.region.replace(/^oss-/, '');
-  const endpoint = oss.endpoint ?? `https://oss-${bare}${oss.internal ? '-internal' : ''}.aliyuncs.com`;
+  const host = oss.endpoint ?? `oss-${bare}${oss.internal ? '-internal' : ''}.aliyuncs.com`;
+  const endpoint = host.includes('://') ? host : `https://${host}`;
   const options: S3DriverOptions = {
     bucket: oss.bucket,
     region: oss.region,

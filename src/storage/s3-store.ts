@@ -56,7 +56,7 @@ export class S3Store {
   /** SSE settings for every write; the storage class only for final objects, not upload scratch. */
   private writeParams(final: boolean): { ServerSideEncryption?: ServerSideEncryption; SSEKMSKeyId?: string; StorageClass?: StorageClass } {
     const params: { ServerSideEncryption?: ServerSideEncryption; SSEKMSKeyId?: string; StorageClass?: StorageClass } = {};
-    if (this.options.encrypt) params.ServerSideEncryption = this.options.encrypt;
+    if (this.options.serverSideEncryption) params.ServerSideEncryption = this.options.serverSideEncryption;
     if (this.options.kmsKeyId) params.SSEKMSKeyId = this.options.kmsKeyId;
     if (final && this.options.storageClass) params.StorageClass = this.options.storageClass;
     return params;

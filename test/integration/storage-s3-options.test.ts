@@ -29,6 +29,7 @@ describe('ossDriverOptions', () => {
   });
 
   it('keeps an explicit endpoint and passes the shared options through', () => {
+    assert.equal(ossDriverOptions({ ...oss, endpoint: 'oss-accelerate.aliyuncs.com' }).endpoint, 'https://oss-accelerate.aliyuncs.com');
     const options = ossDriverOptions({ ...oss, endpoint: 'https://registry.example.cn', rootDirectory: 'wharf', redirect: true, encrypt: 'AES256' });
     assert.equal(options.endpoint, 'https://registry.example.cn');
     assert.equal(options.rootDirectory, 'wharf');
@@ -56,12 +57,20 @@ describe('resolveS3Options', () => {
     assert.equal(resolveS3Options(base).prefix, '');
   });
 
+  it("maps the config's encrypt boolean to SSE-S3 or SSE-KMS", () => {
+    assert.equal(resolveS3Options({ ...base, encrypt: true }).serverSideEncryption, 'AES256');
+    assert.equal(resolveS3Options({ ...base, encrypt: true, kmsKeyId: 'arn:key' }).serverSideEncryption, 'aws:kms');
+    assert.equal(resolveS3Options({ ...base, encrypt: false }).serverSideEncryption, undefined);
+    assert.equal(resolveS3Options({ ...base, encrypt: 'aws:kms' }).serverSideEncryption, 'aws:kms');
+  });
+
   it('rejects bad settings with the setting named', () => {
     assert.throws(() => resolveS3Options({ ...base, partSize: 1024 }), /partSize/);
     assert.throws(() => resolveS3Options({ ...base, multipartConcurrency: 0 }), /multipartConcurrency/);
     assert.throws(() => resolveS3Options({ ...base, accessKey: 'a' }), /accessKey and secretKey/);
     assert.throws(() => resolveS3Options({ ...base, rootDirectory: 'a/../b c' }), /rootDirectory/);
     assert.throws(() => resolveS3Options({ ...base, kmsKeyId: 'k' }), /kmsKeyId/);
+    assert.throws(() => resolveS3Options({ ...base, kmsKeyId: 'k', encrypt: 'AES256' }), /kmsKeyId/);
     assert.throws(() => resolveS3Options({ ...base, bucket: '' }), /bucket/);
   });
 });
