@@ -30,6 +30,13 @@ export function checkedDriver(inner: StorageDriver, observer?: StorageObserver):
       throw normalise(operation, error);
     }
   }
+  async function* guardIterable<T>(operation: string, items: () => AsyncIterable<T>): AsyncGenerator<T> {
+    try {
+      yield* items();
+    } catch (error) {
+      throw normalise(operation, error);
+    }
+  }
   const normalise = (operation: string, error: unknown): Error => {
     if (error instanceof StorageNotFoundError || error instanceof UploadOffsetError) return error;
     observer?.onError(inner.name, operation, error);
@@ -45,7 +52,7 @@ export function checkedDriver(inner: StorageDriver, observer?: StorageObserver):
     delete: (key) => (checkKey(key), guard('delete', () => inner.delete(key))),
     list(prefix) {
       checkKey(prefix, true);
-      return inner.list(prefix);
+      return guardIterable('list', () => inner.list(prefix));
     },
     createUpload: (id) => (checkId(id), guard('createUpload', () => inner.createUpload(id))),
     appendUpload: (id, offset, body) => (checkId(id), guard('appendUpload', () => inner.appendUpload(id, offset, body))),
@@ -53,7 +60,7 @@ export function checkedDriver(inner: StorageDriver, observer?: StorageObserver):
     readUpload: (id) => (checkId(id), guard('readUpload', () => inner.readUpload(id))),
     commitUpload: (id, key) => (checkId(id), checkKey(key), guard('commitUpload', () => inner.commitUpload(id, key))),
     abortUpload: (id) => (checkId(id), guard('abortUpload', () => inner.abortUpload(id))),
-    staleUploads: (before) => inner.staleUploads(before),
+    staleUploads: (before) => guardIterable('staleUploads', () => inner.staleUploads(before)),
     check: () => guard('check', () => inner.check()),
     close: () => inner.close(),
   };
