@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
+import { Readable } from 'node:stream';
 import { after, describe, it, test } from 'node:test';
-import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { BackendError } from '../../src/errors.js';
 import { checkedDriver } from '../../src/storage/checked-driver.js';
 import type { StorageDriver } from '../../src/storage/driver.js';
@@ -90,6 +91,31 @@ if (!env.endpoint || !env.accessKey || !env.secretKey || !env.bucket) {
         for await (const id of driver.staleUploads(new Date(Date.now() + 60_000))) assert.fail(`unexpected stale upload ${id}`);
         const later = await raw.send(new ListMultipartUploadsCommand({ Bucket: env.bucket, Prefix: `${rootDirectory}/` }));
         assert.deepEqual(later.Uploads ?? [], []);
+      } finally {
+        await driver.close();
+      }
+    });
+
+    it('a leftover part past the chain (a failed append) is ignored, then removed by the next append', async () => {
+      const rootDirectory = `${runRoot}/leftover`;
+      const driver = s3Driver({ ...base, rootDirectory });
+      const MiB = 1024 * 1024;
+      try {
+        await driver.createUpload('leftover');
+        // As if part 2 of an append finished while part 1 failed: a piece beyond a gap.
+        await raw.send(new PutObjectCommand({
+          Bucket: env.bucket, Key: `${rootDirectory}/uploads/leftover/part-${String(5 * MiB).padStart(15, '0')}`, Body: Buffer.alloc(5 * MiB, 0xee),
+        }));
+        assert.equal(await driver.uploadSize('leftover'), 0);
+        const bytes = Buffer.alloc(5 * MiB + 10, 0x11);
+        assert.equal(await driver.appendUpload('leftover', 0, Readable.from([bytes])), bytes.length);
+        assert.equal(await driver.uploadSize('leftover'), bytes.length);
+        const read = Buffer.concat((await (await driver.readUpload('leftover')).toArray()) as Buffer[]);
+        assert.ok(read.equals(bytes), 'the leftover leaked into the upload');
+        await driver.abortUpload('leftover');
+        const left: string[] = [];
+        for await (const key of driver.list('')) left.push(key);
+        assert.deepEqual(left, []);
       } finally {
         await driver.close();
       }
