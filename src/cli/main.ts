@@ -1,0 +1,17 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { registerConfigCommands } from './config-commands.js';
+import { registerServeCommand } from './serve.js';
+
+const packageJson = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command()
+    .name('wharf')
+    .description('Wharf: a private container registry and registry mirror')
+    .version(packageJson.version, '-v, --version')
+    .showHelpAfterError();
+  registerServeCommand(program);
+  registerConfigCommands(program);
+  await program.parseAsync(argv);
+}

@@ -1,0 +1,47 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { RegistryError } from '../../errors.js';
+import type { V2Context } from './context.js';
+import { parseRangeHeader } from './range.js';
+
+export async function headBlob(name: string, digest: string, request: FastifyRequest, reply: FastifyReply, context: V2Context) {
+  await context.access.require(request, { kind: 'repository', repository: name, actions: ['pull'] });
+  const info = await context.registry.statBlob(name, digest);
+  return reply
+    .code(200)
+    .headers({ 'Content-Length': info.size, 'Docker-Content-Digest': info.digest, ETag: `"${info.digest}"`, 'Accept-Ranges': 'bytes', 'Content-Type': 'application/octet-stream' })
+    .send();
+}
+
+export async function getBlob(name: string, digest: string, request: FastifyRequest, reply: FastifyReply, context: V2Context) {
+  await context.access.require(request, { kind: 'repository', repository: name, actions: ['pull'] });
+  const info = await context.registry.statBlob(name, digest);
+  if (request.headers['if-none-match'] === `"${info.digest}"`) {
+    return reply.code(304).headers({ 'Docker-Content-Digest': info.digest, ETag: `"${info.digest}"` }).send();
+  }
+  const range = parseRangeHeader(request.headers.range, info.size);
+  const content = await context.registry.readBlob(name, digest, { ...(range ? { range } : {}), allowRedirect: context.redirectBlobs });
+  context.access.record?.(request, { action: 'pull', repository: name, digest: info.digest });
+  const headers: Record<string, string | number> = { 'Docker-Content-Digest': info.digest, ETag: `"${info.digest}"`, 'Accept-Ranges': 'bytes' };
+  if (content.redirectUrl) return reply.code(307).headers({ ...headers, Location: content.redirectUrl }).send();
+  headers['Content-Type'] = 'application/octet-stream';
+  if (range) {
+    headers['Content-Range'] = `bytes ${range.start}-${range.end - 1}/${info.size}`;
+    headers['Content-Length'] = range.end - range.start;
+    reply.code(206);
+  } else {
+    headers['Content-Length'] = info.size;
+    reply.code(200);
+  }
+  return reply.headers(headers).send(content.stream);
+}
+
+export async function deleteBlob(name: string, digest: string, request: FastifyRequest, reply: FastifyReply, context: V2Context) {
+  await context.access.require(request, { kind: 'repository', repository: name, actions: ['delete'] });
+  await context.registry.deleteBlob(name, digest);
+  context.access.record?.(request, { action: 'delete', repository: name, digest });
+  return reply.code(202).header('Content-Length', 0).send();
+}
+
+export function methodNotAllowed(method: string): RegistryError {
+  return new RegistryError('UNSUPPORTED', `method ${method} is not supported here`);
+}

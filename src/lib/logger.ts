@@ -1,0 +1,21 @@
+import pino, { type Logger } from 'pino';
+
+/** Paths pino blanks out wherever they appear in a log line: secrets never reach the log. */
+const REDACT = [
+  'password', '*.password', 'secret', '*.secret', 'secretKey', '*.secretKey', 'token', '*.token',
+  'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization', 'req.headers.cookie',
+  'accessKeySecret', '*.accessKeySecret', 'config.storage.s3.secretKey',
+];
+
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'wharf', pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: REDACT, censor: '****' },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+}

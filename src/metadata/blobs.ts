@@ -1,0 +1,66 @@
+import type { Db } from './database.js';
+
+export interface BlobRecord {
+  digest: string;
+  size: number;
+}
+
+export interface BlobStore {
+  /** Records verified content (idempotent: the same digest always has the same size). */
+  add(blob: BlobRecord, now: number): Promise<void>;
+  get(digest: string): Promise<BlobRecord | undefined>;
+  /** Lets `repository` serve `digest` (idempotent). */
+  link(repository: string, digest: string, now: number): Promise<void>;
+  unlink(repository: string, digest: string): Promise<boolean>;
+  /** The blob, if `repository` may serve it. */
+  findInRepository(repository: string, digest: string): Promise<BlobRecord | undefined>;
+  /** Which of `digests` `repository` may not serve. */
+  missingInRepository(repository: string, digests: string[]): Promise<string[]>;
+}
+
+export function blobStore(db: Db): BlobStore {
+  return {
+    async add({ digest, size }, now) {
+      await db.insertInto('blobs').values({ digest, size, created_at: now }).onConflict((c) => c.column('digest').doNothing()).execute();
+    },
+    async get(digest) {
+      return db.selectFrom('blobs').select(['digest', 'size']).where('digest', '=', digest).executeTakeFirst();
+    },
+    async link(repository, digest, now) {
+      await db
+        .insertInto('repository_blobs')
+        .values({ repository, digest, created_at: now })
+        .onConflict((c) => c.columns(['repository', 'digest']).doNothing())
+        .execute();
+    },
+    async unlink(repository, digest) {
+      const result = await db.deleteFrom('repository_blobs').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    },
+    async findInRepository(repository, digest) {
+      return db
+        .selectFrom('repository_blobs as rb')
+        .innerJoin('blobs as b', 'b.digest', 'rb.digest')
+        .select(['b.digest', 'b.size'])
+        .where('rb.repository', '=', repository)
+        .where('rb.digest', '=', digest)
+        .executeTakeFirst();
+    },
+    async missingInRepository(repository, digests) {
+      const unique = [...new Set(digests)];
+      if (unique.length === 0) return [];
+      const found = new Set<string>();
+      // Chunked to stay under SQLite's bound-parameter limit for very large manifests.
+      for (let i = 0; i < unique.length; i += 500) {
+        const rows = await db
+          .selectFrom('repository_blobs')
+          .select('digest')
+          .where('repository', '=', repository)
+          .where('digest', 'in', unique.slice(i, i + 500))
+          .execute();
+        for (const row of rows) found.add(row.digest);
+      }
+      return unique.filter((d) => !found.has(d));
+    },
+  };
+}

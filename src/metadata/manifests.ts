@@ -1,0 +1,117 @@
+import type { Db } from './database.js';
+
+export interface ManifestRecord {
+  repository: string;
+  digest: string;
+  mediaType: string;
+  size: number;
+  artifactType: string | null;
+  subject: string | null;
+  configDigest: string | null;
+  annotations: Record<string, string> | null;
+  createdAt: number;
+}
+
+export interface ManifestReference {
+  child: string;
+  kind: 'blob' | 'manifest';
+}
+
+export interface ManifestStore {
+  /** Inserts the manifest and what it references (idempotent for the same digest). */
+  add(record: ManifestRecord, references: ManifestReference[]): Promise<void>;
+  get(repository: string, digest: string): Promise<ManifestRecord | undefined>;
+  /** Which of `digests` are not manifests of `repository`. */
+  missing(repository: string, digests: string[]): Promise<string[]>;
+  /** Removes the manifest and its outgoing references; false when it did not exist. */
+  remove(repository: string, digest: string): Promise<boolean>;
+  /** Manifests of `repository` whose subject is `subject`, optionally of one artifact type. */
+  referrers(repository: string, subject: string, artifactType?: string): Promise<ManifestRecord[]>;
+}
+
+type Row = {
+  repository: string;
+  digest: string;
+  media_type: string;
+  size: number;
+  artifact_type: string | null;
+  subject: string | null;
+  config_digest: string | null;
+  annotations: string | null;
+  created_at: number;
+};
+
+const columns = ['repository', 'digest', 'media_type', 'size', 'artifact_type', 'subject', 'config_digest', 'annotations', 'created_at'] as const;
+
+export const toManifestRecord = (row: Row): ManifestRecord => ({
+  repository: row.repository,
+  digest: row.digest,
+  mediaType: row.media_type,
+  size: Number(row.size),
+  artifactType: row.artifact_type,
+  subject: row.subject,
+  configDigest: row.config_digest,
+  annotations: row.annotations ? (JSON.parse(row.annotations) as Record<string, string>) : null,
+  createdAt: Number(row.created_at),
+});
+
+export function manifestStore(db: Db): ManifestStore {
+  return {
+    async add(record, references) {
+      const inserted = await db
+        .insertInto('manifests')
+        .values({
+          repository: record.repository,
+          digest: record.digest,
+          media_type: record.mediaType,
+          size: record.size,
+          artifact_type: record.artifactType,
+          subject: record.subject,
+          config_digest: record.configDigest,
+          annotations: record.annotations ? JSON.stringify(record.annotations) : null,
+          created_at: record.createdAt,
+        })
+        .onConflict((c) => c.columns(['repository', 'digest']).doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0 || references.length === 0) return;
+      const unique = new Map(references.map((r) => [r.child, r]));
+      const rows = [...unique.values()].map((r) => ({ repository: record.repository, parent: record.digest, child: r.child, kind: r.kind }));
+      for (let i = 0; i < rows.length; i += 200) {
+        await db
+          .insertInto('manifest_references')
+          .values(rows.slice(i, i + 200))
+          .onConflict((c) => c.columns(['repository', 'parent', 'child']).doNothing())
+          .execute();
+      }
+    },
+    async get(repository, digest) {
+      const row = await db.selectFrom('manifests').select(columns).where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
+      return row ? toManifestRecord(row) : undefined;
+    },
+    async missing(repository, digests) {
+      const unique = [...new Set(digests)];
+      if (unique.length === 0) return [];
+      const found = new Set<string>();
+      for (let i = 0; i < unique.length; i += 500) {
+        const rows = await db
+          .selectFrom('manifests')
+          .select('digest')
+          .where('repository', '=', repository)
+          .where('digest', 'in', unique.slice(i, i + 500))
+          .execute();
+        for (const row of rows) found.add(row.digest);
+      }
+      return unique.filter((d) => !found.has(d));
+    },
+    async remove(repository, digest) {
+      await db.deleteFrom('manifest_references').where('repository', '=', repository).where('parent', '=', digest).execute();
+      const result = await db.deleteFrom('manifests').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    },
+    async referrers(repository, subject, artifactType) {
+      let query = db.selectFrom('manifests').select(columns).where('repository', '=', repository).where('subject', '=', subject);
+      if (artifactType !== undefined) query = query.where('artifact_type', '=', artifactType);
+      return (await query.orderBy('created_at').orderBy('digest').execute()).map(toManifestRecord);
+    },
+  };
+}

@@ -1,0 +1,23 @@
+/**
+ * The metadata tables, shared by SQLite and PostgreSQL. Times are epoch milliseconds; sizes are
+ * bytes. Repository names are the keys (no surrogate ids): they are short and immutable.
+ */
+export interface Database {
+  repositories: { name: string; created_at: number };
+  blobs: { digest: string; size: number; created_at: number };
+  repository_blobs: { repository: string; digest: string; created_at: number };
+  manifests: {
+    repository: string;
+    digest: string;
+    media_type: string;
+    size: number;
+    artifact_type: string | null;
+    subject: string | null;
+    config_digest: string | null;
+    annotations: string | null;
+    created_at: number;
+  };
+  manifest_references: { repository: string; parent: string; child: string; kind: 'blob' | 'manifest' };
+  tags: { repository: string; name: string; digest: string; updated_at: number };
+  uploads: { id: string; repository: string; size: number; created_at: number; updated_at: number };
+}

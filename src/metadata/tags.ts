@@ -1,0 +1,41 @@
+import type { Db } from './database.js';
+
+export interface TagStore {
+  /** Points `name` at `digest`, creating or moving the tag. */
+  set(repository: string, name: string, digest: string, now: number): Promise<void>;
+  /** The digest a tag points at. */
+  resolve(repository: string, name: string): Promise<string | undefined>;
+  remove(repository: string, name: string): Promise<boolean>;
+  removeForDigest(repository: string, digest: string): Promise<number>;
+  /** Tag names after `last` in byte order, at most `limit`. */
+  list(repository: string, options: { last?: string; limit: number }): Promise<string[]>;
+}
+
+export function tagStore(db: Db): TagStore {
+  return {
+    async set(repository, name, digest, now) {
+      await db
+        .insertInto('tags')
+        .values({ repository, name, digest, updated_at: now })
+        .onConflict((c) => c.columns(['repository', 'name']).doUpdateSet({ digest, updated_at: now }))
+        .execute();
+    },
+    async resolve(repository, name) {
+      const row = await db.selectFrom('tags').select('digest').where('repository', '=', repository).where('name', '=', name).executeTakeFirst();
+      return row?.digest;
+    },
+    async remove(repository, name) {
+      const result = await db.deleteFrom('tags').where('repository', '=', repository).where('name', '=', name).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    },
+    async removeForDigest(repository, digest) {
+      const result = await db.deleteFrom('tags').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+    async list(repository, { last, limit }) {
+      let query = db.selectFrom('tags').select('name').where('repository', '=', repository).orderBy('name').limit(limit);
+      if (last !== undefined) query = query.where('name', '>', last);
+      return (await query.execute()).map((r) => r.name);
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import { RegistryError, StorageNotFoundError } from '../errors.js';
+import { parseDigest } from '../oci/digest.js';
+import { blobKey } from '../storage/keys.js';
+import type { RegistryDeps } from './deps.js';
+import type { BlobContent, BlobInfo, Registry } from './registry.js';
+
+export function blobUseCases(deps: RegistryDeps): Pick<Registry, 'statBlob' | 'readBlob' | 'deleteBlob'> {
+  const { metadata, storage } = deps;
+
+  async function statBlob(repository: string, digest: string): Promise<BlobInfo> {
+    parseDigest(digest);
+    const found = await metadata.blobs.findInRepository(repository, digest);
+    if (!found) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
+    return { digest: found.digest, size: Number(found.size) };
+  }
+
+  return {
+    statBlob,
+
+    async readBlob(repository, digest, options = {}): Promise<BlobContent> {
+      const info = await statBlob(repository, digest);
+      const key = blobKey(parseDigest(digest));
+      const { range } = options;
+      if (options.allowRedirect && storage.redirectUrl && !range) {
+        const url = await storage.redirectUrl(key, deps.redirectTtlSeconds);
+        if (url) return { ...info, redirectUrl: url };
+      }
+      try {
+        const stream = await storage.read(key, range);
+        return { ...info, stream, ...(range ? { range } : {}) };
+      } catch (error) {
+        if (error instanceof StorageNotFoundError) {
+          deps.onInconsistency('blob in metadata is missing from storage', { repository, digest });
+          throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
+        }
+        throw error;
+      }
+    },
+
+    async deleteBlob(repository, digest) {
+      parseDigest(digest);
+      // Only the link goes: the bytes may serve other repositories; GC reclaims unreferenced ones.
+      const removed = await metadata.blobs.unlink(repository, digest);
+      if (!removed) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
+    },
+  };
+}

@@ -1,0 +1,133 @@
+import { RegistryError, StorageNotFoundError } from '../errors.js';
+import { digestOf, looksLikeDigest, parseDigest } from '../oci/digest.js';
+import { parseManifest, mustExist, referrerArtifactType } from '../oci/manifest.js';
+import { acceptsMediaType, bareMediaType } from '../oci/media-types.js';
+import { parseTag } from '../oci/names.js';
+import { LruCache } from '../lib/lru.js';
+import { blobKey } from '../storage/keys.js';
+import type { ManifestReference } from '../metadata/manifests.js';
+import type { RegistryDeps } from './deps.js';
+import type { ManifestContent, ManifestInfo, Registry } from './registry.js';
+
+const MANIFEST_CACHE_BYTES = 64 << 20;
+
+export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManifest' | 'getManifest' | 'putManifest' | 'deleteManifest'> {
+  const { metadata, storage } = deps;
+  // Manifests are immutable by digest, so their bytes can be cached freely.
+  const bytesByDigest = new LruCache<string, Buffer>(MANIFEST_CACHE_BYTES, (b) => b.length);
+
+  async function resolve(repository: string, reference: string, accept?: Set<string>): Promise<ManifestInfo> {
+    const byDigest = looksLikeDigest(reference);
+    let digest: string | undefined;
+    if (byDigest) digest = parseDigest(reference).value;
+    else digest = await metadata.tags.resolve(repository, parseTag(reference));
+    const record = digest ? await metadata.manifests.get(repository, digest) : undefined;
+    if (!record) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name: repository, reference } });
+    // A digest names exact bytes; only a tag is negotiated against Accept.
+    if (!byDigest && accept && !acceptsMediaType(accept, record.mediaType)) {
+      throw new RegistryError('MANIFEST_UNKNOWN', `manifest is ${record.mediaType}, which the Accept header does not allow`, {
+        detail: { name: repository, reference, mediaType: record.mediaType },
+      });
+    }
+    return { digest: record.digest, mediaType: record.mediaType, size: record.size };
+  }
+
+  async function loadBytes(info: ManifestInfo, repository: string): Promise<Buffer> {
+    const cached = bytesByDigest.get(info.digest);
+    if (cached) return cached;
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of await storage.read(blobKey(parseDigest(info.digest)))) chunks.push(chunk as Buffer);
+    } catch (error) {
+      if (error instanceof StorageNotFoundError) {
+        deps.onInconsistency('manifest in metadata is missing from storage', { repository, digest: info.digest });
+        throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name: repository, reference: info.digest } });
+      }
+      throw error;
+    }
+    const bytes = Buffer.concat(chunks);
+    bytesByDigest.set(info.digest, bytes);
+    return bytes;
+  }
+
+  return {
+    statManifest: resolve,
+
+    async getManifest(repository, reference, accept): Promise<ManifestContent> {
+      const info = await resolve(repository, reference, accept);
+      return { ...info, bytes: await loadBytes(info, repository) };
+    },
+
+    async putManifest(repository, reference, body, contentTypeHeader) {
+      if (body.length > deps.manifestMaxBytes) {
+        throw new RegistryError('MANIFEST_INVALID', `manifest is larger than ${deps.manifestMaxBytes} bytes`, { status: 413 });
+      }
+      const byDigest = looksLikeDigest(reference);
+      const expected = byDigest ? parseDigest(reference) : undefined;
+      const tag = byDigest ? undefined : parseTag(reference);
+      const parsed = parseManifest(body, bareMediaType(contentTypeHeader));
+      const digest = digestOf(body, expected?.algorithm ?? 'sha256');
+      if (expected && expected.value !== digest.value) {
+        throw new RegistryError('DIGEST_INVALID', 'manifest digest does not match the reference', {
+          detail: { expected: expected.value, actual: digest.value },
+        });
+      }
+
+      const requiredBlobs = parsed.blobs.filter(mustExist).map((d) => d.digest);
+      const missingBlobs = await metadata.blobs.missingInRepository(repository, requiredBlobs);
+      const missingManifests = await metadata.manifests.missing(repository, parsed.manifests.map((d) => d.digest));
+      const missing = [...missingBlobs, ...missingManifests];
+      if (missing.length > 0) {
+        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest references ${missing.length} unknown blob(s) or manifest(s)`, {
+          detail: { digests: missing.slice(0, 20) },
+        });
+      }
+
+      // Bytes first, then the metadata that makes them visible: a crash between the two leaves
+      // only unreferenced bytes for GC, never a manifest without content.
+      const key = blobKey(digest);
+      if (!(await storage.stat(key))) await storage.write(key, body);
+      bytesByDigest.set(digest.value, body);
+
+      const references: ManifestReference[] = [
+        ...parsed.blobs.map((d) => ({ child: d.digest, kind: 'blob' as const })),
+        ...parsed.manifests.map((d) => ({ child: d.digest, kind: 'manifest' as const })),
+      ];
+      const now = deps.now();
+      await metadata.transaction(async (tx) => {
+        await tx.repositories.ensure(repository, now);
+        await tx.blobs.add({ digest: digest.value, size: body.length }, now);
+        await tx.manifests.add(
+          {
+            repository,
+            digest: digest.value,
+            mediaType: parsed.mediaType,
+            size: body.length,
+            artifactType: referrerArtifactType(parsed) ?? null,
+            subject: parsed.subject?.digest ?? null,
+            configDigest: parsed.config?.digest ?? null,
+            annotations: parsed.annotations ?? null,
+            createdAt: now,
+          },
+          references,
+        );
+        if (tag) await tx.tags.set(repository, tag, digest.value, now);
+      });
+      return { digest: digest.value, ...(parsed.subject ? { subject: parsed.subject.digest } : {}) };
+    },
+
+    async deleteManifest(repository, reference) {
+      if (!looksLikeDigest(reference)) {
+        const removed = await metadata.tags.remove(repository, parseTag(reference));
+        if (!removed) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name: repository, reference } });
+        return;
+      }
+      const digest = parseDigest(reference).value;
+      const removed = await metadata.transaction(async (tx) => {
+        await tx.tags.removeForDigest(repository, digest);
+        return tx.manifests.remove(repository, digest);
+      });
+      if (!removed) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name: repository, reference } });
+    },
+  };
+}

@@ -1,0 +1,195 @@
+import { randomUUID, type Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { RegistryError, StorageNotFoundError } from '../errors.js';
+import { digestFromHash, newHasher, parseDigest, type Digest } from '../oci/digest.js';
+import { KeyedMutex } from '../lib/keyed-mutex.js';
+import { HashingCounter } from '../lib/streams.js';
+import { UploadOffsetError } from '../storage/driver.js';
+import { blobKey } from '../storage/keys.js';
+import type { RegistryDeps } from './deps.js';
+import type { BlobInfo, ChunkRange, Registry, UploadStatus } from './registry.js';
+
+/**
+ * Upload sessions. The session row and the bytes are the truth (any process may continue a
+ * session); the running sha256 of a session lives in the process that received its bytes, and is
+ * used at the final PUT only when it has seen exactly the bytes stored. Otherwise (another
+ * process, a restart, a broken PATCH) the digest is rebuilt by re-reading the upload.
+ */
+export function uploadUseCases(
+  deps: RegistryDeps,
+): Pick<Registry, 'startUpload' | 'mountBlob' | 'uploadBlob' | 'appendUpload' | 'uploadStatus' | 'finishUpload' | 'cancelUpload'> {
+  const { metadata, storage } = deps;
+  const hashers = new Map<string, { hash: Hash; size: number }>();
+  const sessions = new KeyedMutex();
+
+  async function session(repository: string, id: string) {
+    const record = await metadata.uploads.get(id);
+    if (!record || record.repository !== repository) {
+      throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id } });
+    }
+    return record;
+  }
+
+  async function storedSize(id: string): Promise<number> {
+    try {
+      return await storage.uploadSize(id);
+    } catch (error) {
+      if (error instanceof StorageNotFoundError) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id } });
+      throw error;
+    }
+  }
+
+  const rangeError = (id: string, size: number, message: string) =>
+    new RegistryError('BLOB_UPLOAD_INVALID', message, {
+      status: 416,
+      detail: { uuid: id, size },
+      headers: { Range: size > 0 ? `0-${size - 1}` : '0-0', 'Docker-Upload-UUID': id },
+    });
+
+  /** Appends one body to the session; keeps the in-process hash in step when it can. */
+  async function append(id: string, body: Readable, range: ChunkRange | undefined): Promise<number> {
+    const offset = await storedSize(id);
+    if (range) {
+      if (range.start !== offset) throw rangeError(id, offset, `chunk starts at ${range.start}, expected ${offset}`);
+      if (range.end < range.start) throw rangeError(id, offset, 'chunk range end is before its start');
+    }
+    let hasher = hashers.get(id);
+    if (hasher && hasher.size !== offset) {
+      hashers.delete(id);
+      hasher = undefined;
+    }
+    if (!hasher && offset === 0) {
+      hasher = { hash: newHasher('sha256'), size: 0 };
+      hashers.set(id, hasher);
+    }
+    const counter = new HashingCounter(hasher?.hash ?? null);
+    const feeding = pipeline(body, counter);
+    let size: number;
+    try {
+      size = await storage.appendUpload(id, offset, counter);
+      await feeding;
+    } catch (error) {
+      body.destroy();
+      counter.destroy();
+      await feeding.catch(() => undefined);
+      // Whatever reached the store stays resumable; the hash no longer matches it.
+      hashers.delete(id);
+      await metadata.uploads.setSize(id, await storage.uploadSize(id).catch(() => offset), deps.now()).catch(() => undefined);
+      if (error instanceof UploadOffsetError) throw rangeError(id, error.actual, error.message);
+      throw error;
+    }
+    if (hasher) hasher.size = size;
+    await metadata.uploads.setSize(id, size, deps.now());
+    if (range && size - offset !== range.end - range.start + 1) {
+      throw new RegistryError('SIZE_INVALID', `Content-Range announced ${range.end - range.start + 1} bytes, received ${size - offset}`, {
+        detail: { uuid: id },
+      });
+    }
+    return size;
+  }
+
+  async function digestOfUpload(id: string, digest: Digest, size: number): Promise<string> {
+    const hasher = hashers.get(id);
+    hashers.delete(id);
+    if (hasher && hasher.size === size && digest.algorithm === 'sha256') return digestFromHash('sha256', hasher.hash).value;
+    const hash = newHasher(digest.algorithm);
+    for await (const chunk of await storage.readUpload(id)) hash.update(chunk as Buffer);
+    return digestFromHash(digest.algorithm, hash).value;
+  }
+
+  /** Verifies and publishes a finished upload as `digest` in `repository`. */
+  async function complete(repository: string, id: string, digest: Digest): Promise<BlobInfo> {
+    const size = await storedSize(id);
+    const actual = await digestOfUpload(id, digest, size);
+    if (actual !== digest.value) {
+      await discard(id);
+      throw new RegistryError('DIGEST_INVALID', undefined, { detail: { expected: digest.value, actual } });
+    }
+    const existing = await storage.stat(blobKey(digest));
+    if (existing && existing.size === size) await storage.abortUpload(id);
+    else await storage.commitUpload(id, blobKey(digest));
+    const now = deps.now();
+    await metadata.transaction(async (tx) => {
+      await tx.blobs.add({ digest: digest.value, size }, now);
+      await tx.repositories.ensure(repository, now);
+      await tx.blobs.link(repository, digest.value, now);
+      await tx.uploads.remove(id);
+    });
+    return { digest: digest.value, size };
+  }
+
+  async function discard(id: string): Promise<void> {
+    hashers.delete(id);
+    await storage.abortUpload(id);
+    await metadata.uploads.remove(id);
+  }
+
+  async function startUpload(repository: string): Promise<UploadStatus> {
+    const id = randomUUID();
+    const now = deps.now();
+    await storage.createUpload(id);
+    await metadata.uploads.create({ id, repository, size: 0, createdAt: now, updatedAt: now });
+    return { id, repository, size: 0 };
+  }
+
+  return {
+    startUpload,
+
+    async mountBlob(repository, digest, from) {
+      parseDigest(digest);
+      if (from === undefined || from === repository) return null;
+      const found = await metadata.blobs.findInRepository(from, digest);
+      if (!found) return null;
+      const now = deps.now();
+      await metadata.transaction(async (tx) => {
+        await tx.repositories.ensure(repository, now);
+        await tx.blobs.link(repository, digest, now);
+      });
+      return { digest, size: Number(found.size) };
+    },
+
+    async uploadBlob(repository, digestText, body) {
+      const digest = parseDigest(digestText);
+      const { id } = await startUpload(repository);
+      return sessions.run(id, async () => {
+        try {
+          await append(id, body, undefined);
+          return await complete(repository, id, digest);
+        } catch (error) {
+          await discard(id).catch(() => undefined);
+          throw error;
+        }
+      });
+    },
+
+    appendUpload(repository, id, body, range) {
+      return sessions.run(id, async () => {
+        await session(repository, id);
+        const size = await append(id, body, range);
+        return { id, repository, size };
+      });
+    },
+
+    async uploadStatus(repository, id) {
+      await session(repository, id);
+      return { id, repository, size: await storedSize(id) };
+    },
+
+    finishUpload(repository, id, digestText, body, range) {
+      return sessions.run(id, async () => {
+        await session(repository, id);
+        const digest = parseDigest(digestText);
+        if (body) await append(id, body, range);
+        return complete(repository, id, digest);
+      });
+    },
+
+    cancelUpload(repository, id) {
+      return sessions.run(id, async () => {
+        await session(repository, id);
+        await discard(id);
+      });
+    },
+  };
+}
