@@ -2,9 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Database } from './schema.js';
-import { registryMigrations } from './migrations.js';
+import { migrationProvider } from './migrations/index.js';
 
 export type DatabaseOptions =
   | { driver: 'sqlite'; path: string }
@@ -15,10 +15,10 @@ export type Db = Kysely<Database>;
 const PG_INT8 = 20;
 
 /** Opens the metadata database and brings its schema up to date. */
-export async function openDatabase(options: DatabaseOptions, extraMigrations: Record<string, Migration> = {}): Promise<Db> {
+export async function openDatabase(options: DatabaseOptions): Promise<Db> {
   const db = options.driver === 'sqlite' ? openSqlite(options.path) : openPostgres(options.url, options.poolSize);
   try {
-    await migrate(db, extraMigrations);
+    await migrate(db);
   } catch (error) {
     await db.destroy();
     throw error;
@@ -48,8 +48,8 @@ function openPostgres(url: string, poolSize: number): Db {
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
-async function migrate(db: Db, extra: Record<string, Migration>): Promise<void> {
-  const migrator = new Migrator({ db, provider: registryMigrations(extra), migrationTableName: 'wharf_migrations', migrationLockTableName: 'wharf_migrations_lock' });
+async function migrate(db: Db): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider, migrationTableName: 'wharf_migrations', migrationLockTableName: 'wharf_migrations_lock' });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

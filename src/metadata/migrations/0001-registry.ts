@@ -1,11 +1,7 @@
-import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { Kysely, Migration } from 'kysely';
 
-/**
- * Versioned migrations, run at start. Append new ones; never edit one that has shipped.
- * Only portable DDL: the same statements run on SQLite and PostgreSQL.
- */
-const migrations: Record<string, Migration> = {
-  '0001-registry': {
+/** Repositories, blobs, manifests, references, tags and upload sessions. */
+export const registryTables: Migration = {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('repositories')
@@ -67,11 +63,4 @@ const migrations: Record<string, Migration> = {
         .addColumn('updated_at', 'bigint', (c) => c.notNull())
         .execute();
     },
-  },
 };
-
-/** Other modules (auth, mirror) add their migrations here, in order, with a sortable name. */
-export function registryMigrations(extra: Record<string, Migration> = {}): MigrationProvider {
-  const all = { ...migrations, ...extra };
-  return { getMigrations: async () => all };
-}

@@ -1,0 +1,13 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import { registryTables } from './0001-registry.js';
+
+/**
+ * Versioned migrations, run at start in name order. Append new ones (one file each, next
+ * number); never edit one that has shipped. Only portable DDL: the same statements run on SQLite
+ * and PostgreSQL.
+ */
+const migrations: Record<string, Migration> = {
+  '0001-registry': registryTables,
+};
+
+export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };
