@@ -7,10 +7,12 @@ import { openDatabase, type Db } from './metadata/database.js';
 import { metadataStore, type MetadataStore } from './metadata/store.js';
 import { createRegistry } from './registry/create-registry.js';
 import type { Registry } from './registry/registry.js';
+import { purgeIntervalMs, startUploadPurge, type UploadPurgeTask } from './registry/upload-purge.js';
 import { checkedDriver } from './storage/checked-driver.js';
 import type { StorageDriver } from './storage/driver.js';
 import { filesystemDriver } from './storage/fs-driver.js';
 import { memoryDriver } from './storage/memory-driver.js';
+import { ossDriverOptions, s3Driver } from './storage/s3-driver.js';
 
 export interface App {
   http: FastifyInstance;
@@ -18,6 +20,8 @@ export interface App {
   metadata: MetadataStore;
   storage: StorageDriver;
   logger: Logger;
+  /** The periodic purge of abandoned uploads (`runNow()` for tests and operators). */
+  uploadPurge: UploadPurgeTask;
   /** Starts listening; resolves with the bound port. */
   listen(): Promise<number>;
   /** Stops accepting, lets in-flight requests finish (up to the grace period), closes everything. */
@@ -57,7 +61,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     logger,
     ...(config.http.publicUrl ? { publicUrl: config.http.publicUrl } : {}),
     manifestMaxBytes: config.http.manifestMaxBytes,
-    redirectBlobs: false,
+    redirectBlobs: storageRedirects(config),
     ...(config.http.tls ? { tls: config.http.tls } : {}),
     requestTimeoutMs: config.http.requestTimeoutMs,
     keepAliveTimeoutMs: config.http.keepAliveTimeoutMs,
@@ -66,6 +70,12 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     accessLog: config.log.accessLog,
   });
 
+  const purgeAfterMs = config.storage.uploadPurgeAfterHours * 3_600_000;
+  const uploadPurge = startUploadPurge(
+    { metadata, storage, now: Date.now, maxAgeMs: purgeAfterMs, log: logger },
+    { intervalMs: purgeIntervalMs(purgeAfterMs), firstRunMs: 60_000 },
+  );
+
   let closing: Promise<void> | undefined;
   return {
     http,
@@ -73,6 +83,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     metadata,
     storage,
     logger,
+    uploadPurge,
     async listen() {
       await http.listen({ host: config.http.address, port: config.http.port });
       const address = http.server.address();
@@ -81,6 +92,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     close() {
       closing ??= (async () => {
         await http.close();
+        await uploadPurge.stop();
         await db!.destroy();
         await storage.close();
       })();
@@ -95,7 +107,18 @@ function createStorage(config: WharfConfig, dataDirectory: string): StorageDrive
       return filesystemDriver(resolve(config.storage.filesystem.rootDirectory ?? join(dataDirectory, 'storage')));
     case 'memory':
       return memoryDriver();
+    case 's3':
+      return s3Driver({ ...config.storage.s3! });
+    case 'oss':
+      return s3Driver(ossDriverOptions({ ...config.storage.oss! }));
     default:
       throw new Error(`storage driver ${config.storage.driver} is not available in this build`);
   }
+}
+
+/** Blob GETs answer 307 to the store when the s3/oss section asks for it. */
+function storageRedirects(config: WharfConfig): boolean {
+  if (config.storage.driver === 's3') return config.storage.s3?.redirect ?? false;
+  if (config.storage.driver === 'oss') return config.storage.oss?.redirect ?? false;
+  return false;
 }
