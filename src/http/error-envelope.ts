@@ -33,7 +33,9 @@ export function ociErrorHandler(error: unknown, request: FastifyRequest, reply: 
   const mapped = toHttpError(error);
   if (mapped.internal) request.log.error({ err: error }, 'request failed');
   else if (isClientAbort(error)) request.log.info({ code: (error as NodeJS.ErrnoException).code }, 'client aborted the request');
-  if (reply.raw.headersSent || request.raw.destroyed) return;
+  // A fully read request body is destroyed too (autoDestroy), so ask whether the *response* can
+  // still be written: only a closed socket means the client is gone.
+  if (reply.raw.headersSent || reply.raw.destroyed || request.raw.socket?.destroyed) return;
   // Connection: close when the client's body may still be in flight (e.g. a refused upload).
   if (!request.raw.readableEnded && request.raw.readable) reply.header('Connection', 'close');
   return reply.code(mapped.status).headers(mapped.headers).type('application/json').send(mapped.body);
