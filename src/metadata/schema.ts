@@ -1,3 +1,5 @@
+import type { AuthTables } from './auth-schema.js';
+
 /**
  * The metadata tables, shared by SQLite and PostgreSQL. Times are epoch milliseconds; sizes are
  * bytes. Repository names are the keys (no surrogate ids): they are short and immutable.
@@ -20,4 +22,13 @@ export interface Database {
   manifest_references: { repository: string; parent: string; child: string; kind: 'blob' | 'manifest' };
   tags: { repository: string; name: string; digest: string; updated_at: number };
   uploads: { id: string; repository: string; size: number; created_at: number; updated_at: number };
+  /** 0002-auth: identities, projects, sessions, signing keys, login counters, audit (see auth-schema.ts). */
+  users: AuthTables['users'];
+  projects: AuthTables['projects'];
+  project_members: AuthTables['project_members'];
+  robots: AuthTables['robots'];
+  sessions: AuthTables['sessions'];
+  signing_keys: AuthTables['signing_keys'];
+  login_failures: AuthTables['login_failures'];
+  audit_events: AuthTables['audit_events'];
 }

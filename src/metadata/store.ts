@@ -5,6 +5,12 @@ import { manifestStore, type ManifestStore } from './manifests.js';
 import { repositoryStore, type RepositoryStore } from './repositories.js';
 import { tagStore, type TagStore } from './tags.js';
 import { uploadStore, type UploadStore } from './uploads.js';
+import { auditStore, type AuditStore } from './audit.js';
+import { authStateStore, type AuthStateStore } from './auth-state.js';
+import { projectStore, type ProjectStore } from './projects.js';
+import { robotStore, type RobotStore } from './robots.js';
+import { sessionStore, type SessionStore } from './sessions.js';
+import { userStore, type UserStore } from './users.js';
 
 /** The registry's metadata: small sub-stores over one database, and transactions across them. */
 export interface MetadataStore {
@@ -13,6 +19,12 @@ export interface MetadataStore {
   readonly manifests: ManifestStore;
   readonly tags: TagStore;
   readonly uploads: UploadStore;
+  readonly users: UserStore;
+  readonly projects: ProjectStore;
+  readonly robots: RobotStore;
+  readonly sessions: SessionStore;
+  readonly audit: AuditStore;
+  readonly authState: AuthStateStore;
   /** Runs `work` in one transaction: every write in it commits, or none does. */
   transaction<T>(work: (store: MetadataStore) => Promise<T>): Promise<T>;
   /** Throws when the database cannot answer. */
@@ -26,6 +38,12 @@ export function metadataStore(db: Db): MetadataStore {
     manifests: manifestStore(db),
     tags: tagStore(db),
     uploads: uploadStore(db),
+    users: userStore(db),
+    projects: projectStore(db),
+    robots: robotStore(db),
+    sessions: sessionStore(db),
+    audit: auditStore(db),
+    authState: authStateStore(db),
     transaction(work) {
       // Already inside one: join it (Kysely has no nested transactions).
       if (db.isTransaction) return work(this);

@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { registryTables } from './0001-registry.js';
+import { authTables } from './0002-auth.js';
 
 /**
  * Versioned migrations, run at start in name order. Append new ones (one file each, next
@@ -8,6 +9,7 @@ import { registryTables } from './0001-registry.js';
  */
 const migrations: Record<string, Migration> = {
   '0001-registry': registryTables,
+  '0002-auth': authTables,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

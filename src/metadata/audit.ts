@@ -1,0 +1,60 @@
+import type { Db } from './database.js';
+
+export interface AuditEvent {
+  id: string;
+  time: number;
+  actor: string;
+  source: string | null;
+  action: string;
+  project: string | null;
+  repository: string | null;
+  reference: string | null;
+  digest: string | null;
+  /** `success`, `failure`, `denied`, `rate-limited`. */
+  result: string;
+  /** JSON with extra facts (never a secret). */
+  detail: string | null;
+}
+
+export interface AuditQuery {
+  actor?: string;
+  project?: string;
+  /** Any of these actions. */
+  actions?: string[];
+  repository?: string;
+  since?: number;
+  until?: number;
+  limit: number;
+  offset: number;
+}
+
+export interface AuditStore {
+  append(event: AuditEvent): Promise<void>;
+  /** Newest first. */
+  query(query: AuditQuery): Promise<{ events: AuditEvent[]; total: number }>;
+  deleteOlderThan(time: number): Promise<number>;
+}
+
+export function auditStore(db: Db): AuditStore {
+  return {
+    async append(e) {
+      await db.insertInto('audit_events').values({ ...e }).execute();
+    },
+    async query(q) {
+      let base = db.selectFrom('audit_events');
+      if (q.actor !== undefined) base = base.where('actor', '=', q.actor);
+      if (q.project !== undefined) base = base.where('project', '=', q.project);
+      if (q.actions !== undefined && q.actions.length > 0) base = base.where('action', 'in', q.actions);
+      if (q.repository !== undefined) base = base.where('repository', '=', q.repository);
+      if (q.since !== undefined) base = base.where('time', '>=', q.since);
+      if (q.until !== undefined) base = base.where('time', '<', q.until);
+      const rows = await base.selectAll().orderBy('time', 'desc').orderBy('id', 'desc').limit(q.limit).offset(q.offset).execute();
+      const count = await base.select((e) => e.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      return { events: rows.map((r) => ({ ...r, time: Number(r.time) })), total: Number(count.n) };
+    },
+    async deleteOlderThan(time) {
+      const result = await db.deleteFrom('audit_events').where('time', '<', time).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+  };
+}
