@@ -1,3 +1,4 @@
+import type { ColumnType } from 'kysely';
 import type { AuthTables } from './auth-schema.js';
 
 /**
@@ -18,6 +19,9 @@ export interface Database {
     config_digest: string | null;
     annotations: string | null;
     created_at: number;
+    /** 0004-console: epoch ms of the last manifest GET (throttled), and platforms as JSON. */
+    last_pulled_at: ColumnType<number | null, number | null | undefined, number | null>;
+    platforms: ColumnType<string | null, string | null | undefined, string | null>;
   };
   manifest_references: { repository: string; parent: string; child: string; kind: 'blob' | 'manifest' };
   tags: { repository: string; name: string; digest: string; updated_at: number };

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from './database.js';
 import { blobStore, type BlobStore } from './blobs.js';
+import { browseStore, type BrowseStore } from './browse.js';
 import { manifestStore, type ManifestStore } from './manifests.js';
 import { repositoryStore, type RepositoryStore } from './repositories.js';
 import { tagStore, type TagStore } from './tags.js';
@@ -25,6 +26,8 @@ export interface MetadataStore {
   readonly sessions: SessionStore;
   readonly audit: AuditStore;
   readonly authState: AuthStateStore;
+  /** The console's listings, usage and pull/platform columns. */
+  readonly browse: BrowseStore;
   /** Runs `work` in one transaction: every write in it commits, or none does. */
   transaction<T>(work: (store: MetadataStore) => Promise<T>): Promise<T>;
   /** Throws when the database cannot answer. */
@@ -44,6 +47,7 @@ export function metadataStore(db: Db): MetadataStore {
     sessions: sessionStore(db),
     audit: auditStore(db),
     authState: authStateStore(db),
+    browse: browseStore(db),
     transaction(work) {
       // Already inside one: join it (Kysely has no nested transactions).
       if (db.isTransaction) return work(this);

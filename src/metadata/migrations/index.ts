@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { registryTables } from './0001-registry.js';
 import { authTables } from './0002-auth.js';
+import { consoleColumns } from './0004-console.js';
 
 /**
  * Versioned migrations, run at start in name order. Append new ones (one file each, next
@@ -10,6 +11,7 @@ import { authTables } from './0002-auth.js';
 const migrations: Record<string, Migration> = {
   '0001-registry': registryTables,
   '0002-auth': authTables,
+  '0004-console': consoleColumns,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };
