@@ -1,11 +1,16 @@
 import { resolve, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { WharfConfig } from './config/index.js';
+import { openReadAccess, registryReadRoutes } from './http/api/registry-read-routes.js';
+import { consolePlugin } from './http/console.js';
 import { createHttpServer } from './http/server.js';
 import { openDatabase, type Db } from './metadata/database.js';
 import { metadataStore, type MetadataStore } from './metadata/store.js';
+import { createBrowser } from './registry/browse.js';
 import { createRegistry } from './registry/create-registry.js';
+import { withPullTracking } from './registry/pull-tracking.js';
 import type { Registry } from './registry/registry.js';
 import { purgeIntervalMs, startUploadPurge, type UploadPurgeTask } from './registry/upload-purge.js';
 import { checkedDriver } from './storage/checked-driver.js';
@@ -57,7 +62,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     onInconsistency: (message, fields) => logger.error(fields, message),
   });
   const http = await createHttpServer({
-    registry,
+    registry: withPullTracking(registry, { browse: metadata.browse, now: Date.now, onError: (error) => logger.warn({ err: error }, 'recording a pull failed') }),
     logger,
     ...(config.http.publicUrl ? { publicUrl: config.http.publicUrl } : {}),
     manifestMaxBytes: config.http.manifestMaxBytes,
@@ -68,6 +73,15 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     headersTimeoutMs: config.http.headersTimeoutMs,
     trustProxy: config.http.trustProxy,
     accessLog: config.log.accessLog,
+    plugins: [
+      // The console's read endpoints use the undecorated registry: browsing is not pulling.
+      async (app) => void (await app.register(registryReadRoutes, {
+        browser: createBrowser({ registry, browse: metadata.browse, manifests: metadata.manifests, repositories: metadata.repositories }),
+        registry,
+        access: openReadAccess,
+      })),
+      async (app) => void (await app.register(consolePlugin, { directory: fileURLToPath(new URL('../../web/dist', import.meta.url)) })),
+    ],
   });
 
   const purgeAfterMs = config.storage.uploadPurgeAfterHours * 3_600_000;
