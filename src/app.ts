@@ -3,10 +3,14 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { WharfConfig } from './config/index.js';
+import { BackendError, RegistryError, StorageNotFoundError } from './errors.js';
 import { openReadAccess, registryReadRoutes } from './http/api/registry-read-routes.js';
 import { consolePlugin } from './http/console.js';
+import { healthPlugin } from './http/health.js';
+import { metricsHooks, metricsPlugin } from './http/metrics.js';
 import { createHttpServer } from './http/server.js';
-import { openDatabase, type Db } from './metadata/database.js';
+import { createMetrics, observeRejections, type StoredCounts, type WharfMetrics } from './lib/metrics.js';
+import { openDatabase, type DatabaseOptions, type Db } from './metadata/database.js';
 import { metadataStore, type MetadataStore } from './metadata/store.js';
 import { createBrowser } from './registry/browse.js';
 import { createRegistry } from './registry/create-registry.js';
@@ -25,6 +29,8 @@ export interface App {
   metadata: MetadataStore;
   storage: StorageDriver;
   logger: Logger;
+  /** This process's Prometheus metrics (its own registry). */
+  metrics: WharfMetrics;
   /** The periodic purge of abandoned uploads (`runNow()` for tests and operators). */
   uploadPurge: UploadPurgeTask;
   /** Starts listening; resolves with the bound port. */
@@ -36,22 +42,28 @@ export interface App {
 /** The composition root: the only place that picks concrete drivers and stores. */
 export async function buildApp(config: WharfConfig, logger: Logger): Promise<App> {
   const dataDirectory = resolve(config.dataDirectory);
-  const storage = checkedDriver(createStorage(config, dataDirectory), {
-    onError: (driver, operation, error) => logger.error({ driver, operation, err: error }, 'storage operation failed'),
-  });
   let db: Db | undefined;
+  const metrics = createMetrics({ counts: () => storedCounts(db!) });
+  const storage = checkedDriver(createStorage(config, dataDirectory), {
+    onError: (driver, operation, error) => {
+      metrics.storageErrors.inc({ driver, operation });
+      logger.error({ driver, operation, err: error }, 'storage operation failed');
+    },
+  });
   try {
     await storage.check();
-    db = await openDatabase(
-      config.database.driver === 'postgres'
-        ? { driver: 'postgres', url: config.database.postgres!.url, poolSize: config.database.postgres!.poolSize }
-        : { driver: 'sqlite', path: resolve(config.database.sqlite.path ?? join(dataDirectory, 'wharf.db')) },
-    );
+    db = await openDatabase(databaseOptions(config));
   } catch (error) {
     await storage.close();
     throw error;
   }
-  const metadata = metadataStore(db);
+  const metadata = observeRejections(
+    metadataStore(db),
+    (operation) => metrics.databaseErrors.inc({ operation }),
+    // A domain or storage error thrown inside a transaction is not the database's failure.
+    (error) => !(error instanceof RegistryError || error instanceof BackendError || error instanceof StorageNotFoundError),
+  );
+  let draining = false;
   const registry = createRegistry({
     metadata,
     storage,
@@ -73,7 +85,10 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     headersTimeoutMs: config.http.headersTimeoutMs,
     trustProxy: config.http.trustProxy,
     accessLog: config.log.accessLog,
+    hooks: [metricsHooks(metrics)],
     plugins: [
+      healthPlugin({ checks: { storage: () => storage.check(), database: () => metadata.ping() }, draining: () => draining }),
+      ...(config.metrics.enabled ? [metricsPlugin(metrics, config.metrics.path)] : []),
       // The console's read endpoints use the undecorated registry: browsing is not pulling.
       async (app) => void (await app.register(registryReadRoutes, {
         browser: createBrowser({ registry, browse: metadata.browse, manifests: metadata.manifests, repositories: metadata.repositories }),
@@ -97,6 +112,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     metadata,
     storage,
     logger,
+    metrics,
     uploadPurge,
     async listen() {
       await http.listen({ host: config.http.address, port: config.http.port });
@@ -105,6 +121,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     },
     close() {
       closing ??= (async () => {
+        draining = true;
         await http.close();
         await uploadPurge.stop();
         await db!.destroy();
@@ -113,6 +130,25 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
       return closing;
     },
   };
+}
+
+/** Opens the metadata database once, running its migrations, and closes it (cluster primary). */
+export async function migrateDatabase(config: WharfConfig): Promise<void> {
+  await (await openDatabase(databaseOptions(config))).destroy();
+}
+
+function databaseOptions(config: WharfConfig): DatabaseOptions {
+  return config.database.driver === 'postgres'
+    ? { driver: 'postgres', url: config.database.postgres!.url, poolSize: config.database.postgres!.poolSize }
+    : { driver: 'sqlite', path: resolve(config.database.sqlite.path ?? join(resolve(config.dataDirectory), 'wharf.db')) };
+}
+
+/** The row counts behind the blob, manifest and upload gauges (one COUNT each). */
+async function storedCounts(db: Db): Promise<StoredCounts> {
+  const count = async (table: 'blobs' | 'manifests' | 'uploads') =>
+    Number((await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst())?.n ?? 0);
+  const [blobs, manifests, uploadsOpen] = await Promise.all([count('blobs'), count('manifests'), count('uploads')]);
+  return { blobs, manifests, uploadsOpen };
 }
 
 function createStorage(config: WharfConfig, dataDirectory: string): StorageDriver {

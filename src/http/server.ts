@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry/registry.js';
 import { openAccess, type V2Access } from './access.js';
+import { markTransfer, transferred } from './metrics.js';
 import { v2Plugin } from './v2/plugin.js';
 
 export interface HttpServerOptions {
@@ -19,6 +20,8 @@ export interface HttpServerOptions {
   headersTimeoutMs: number;
   trustProxy: boolean;
   accessLog: boolean;
+  /** Root hooks that must see every surface's requests (metrics), installed before the surfaces. */
+  hooks?: Array<(app: FastifyInstance) => void>;
   /** Further surfaces (metrics, health, /api/v1, console) registered by the composition root. */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
 }
@@ -50,15 +53,20 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
   });
+  markTransfer(app);
+  for (const hook of options.hooks ?? []) hook(app);
   if (options.accessLog) {
     app.addHook('onResponse', async (request, reply) => {
+      const { bytesIn, bytesOut } = transferred(request);
       request.log.info(
         {
           method: request.method,
-          route: request.routeOptions.url,
+          route: request.routeKind ?? request.routeOptions.url,
           path: (request.raw.url ?? '').split('?', 1)[0]?.slice(0, 512),
+          repository: request.repository,
           status: reply.statusCode,
-          bytesOut: Number(reply.getHeader('content-length') ?? 0),
+          bytesIn,
+          bytesOut,
           durationMs: Math.round(reply.elapsedTime),
           remoteAddress: request.ip,
           user: (request as { principalName?: string }).principalName,
