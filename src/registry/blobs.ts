@@ -25,15 +25,20 @@ export function blobUseCases(deps: RegistryDeps): Pick<Registry, 'statBlob' | 'r
         const url = await storage.redirectUrl(key, deps.redirectTtlSeconds);
         if (url) return { ...info, redirectUrl: url };
       }
+      const missing = (error: unknown) => {
+        if (!(error instanceof StorageNotFoundError)) return error;
+        deps.onInconsistency('blob in metadata is missing from storage', { repository, digest });
+        return new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
+      };
+      const withRange = range ? { range } : {};
+      if (storage.pipeTo) {
+        const pipeTo = storage.pipeTo.bind(storage);
+        return { ...info, ...withRange, pipeTo: (write) => pipeTo(key, range, write).catch((error: unknown) => Promise.reject(missing(error))) };
+      }
       try {
-        const stream = await storage.read(key, range);
-        return { ...info, stream, ...(range ? { range } : {}) };
+        return { ...info, ...withRange, stream: await storage.read(key, range) };
       } catch (error) {
-        if (error instanceof StorageNotFoundError) {
-          deps.onInconsistency('blob in metadata is missing from storage', { repository, digest });
-          throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
-        }
-        throw error;
+        throw missing(error);
       }
     },
 

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { ChunkWriter } from '../lib/buffer-pool.js';
 import type { ByteRange } from '../storage/driver.js';
 
 /** A blob as the registry reports it. */
@@ -7,10 +8,15 @@ export interface BlobInfo {
   size: number;
 }
 
-/** What a blob GET returns: bytes to stream, or a URL to send the client to. */
+/**
+ * What a blob GET returns: a URL to send the client to, or the bytes — as `pipeTo` (the fast path:
+ * chunks in reused buffers, each handed to `write` and reused once its promise resolves; throws
+ * BLOB_UNKNOWN before the first write when the bytes are gone) or as a `stream`.
+ */
 export interface BlobContent extends BlobInfo {
   range?: ByteRange;
   stream?: Readable;
+  pipeTo?: (write: ChunkWriter) => Promise<void>;
   redirectUrl?: string;
 }
 

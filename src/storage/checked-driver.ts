@@ -64,6 +64,10 @@ export function checkedDriver(inner: StorageDriver, observer?: StorageObserver):
     check: () => guard('check', () => inner.check()),
     close: () => inner.close(),
   };
+  if (inner.pipeTo) {
+    const pipeTo = inner.pipeTo.bind(inner);
+    driver.pipeTo = (key, range, write) => (checkKey(key), guard('pipeTo', () => pipeTo(key, range, write)));
+  }
   if (inner.redirectUrl) {
     const redirectUrl = inner.redirectUrl.bind(inner);
     driver.redirectUrl = (key, expires) => (checkKey(key), guard('redirectUrl', () => redirectUrl(key, expires)));

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { ChunkWriter } from '../lib/buffer-pool.js';
 
 /**
  * A blob store, shaped like an object store: flat keys, whole-object writes, and resumable
@@ -21,6 +22,13 @@ export interface StorageDriver {
    * read before the caller starts consuming.
    */
   read(key: string, range?: ByteRange): Promise<Readable>;
+
+  /**
+   * Optional fast path for serving: calls `write` with the object's bytes (or `range` of them) in
+   * order, one chunk at a time, waiting for each promise before reusing that chunk's memory.
+   * Throws `StorageNotFoundError` before the first `write` when the key does not exist.
+   */
+  pipeTo?(key: string, range: ByteRange | undefined, write: ChunkWriter): Promise<void>;
 
   /**
    * Writes a whole object atomically: readers see either the old object or the complete new one,

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { StorageNotFoundError } from '../errors.js';
+import { BufferPool, type ChunkWriter } from '../lib/buffer-pool.js';
 import { STREAM_HIGH_WATER_MARK } from '../lib/streams.js';
 import { UploadOffsetError, type ByteRange, type ObjectStat, type StorageDriver } from './driver.js';
 
@@ -16,6 +17,16 @@ export function filesystemDriver(rootDirectory: string): StorageDriver {
   const path = (key: string) => join(rootDirectory, key);
   const uploadData = (id: string) => join(rootDirectory, 'uploads', id, 'data');
   const tmpDirectory = join(rootDirectory, 'tmp');
+  const servingBuffers = new BufferPool(STREAM_HIGH_WATER_MARK, 16);
+
+  async function openForRead(key: string): Promise<FileHandle> {
+    try {
+      return await open(path(key), 'r');
+    } catch (error) {
+      if (isMissing(error)) throw new StorageNotFoundError(key);
+      throw error;
+    }
+  }
 
   async function placeFile(source: string, key: string): Promise<void> {
     const target = path(key);
@@ -56,6 +67,16 @@ export function filesystemDriver(rootDirectory: string): StorageDriver {
         highWaterMark: STREAM_HIGH_WATER_MARK,
         ...(range ? { start: range.start, end: range.end - 1 } : {}),
       });
+    },
+
+    async pipeTo(key, range, write) {
+      const handle = await openForRead(key);
+      try {
+        const end = range ? range.end : (await handle.stat()).size;
+        await pump(handle, range?.start ?? 0, end, servingBuffers, write);
+      } finally {
+        await handle.close();
+      }
     },
 
     async write(key, body) {
@@ -149,6 +170,33 @@ export function filesystemDriver(rootDirectory: string): StorageDriver {
 
     async close() {},
   };
+}
+
+/**
+ * Reads [start, end) into two alternating pooled buffers: one is being read while the other is
+ * being written, and a buffer is reread only after its write has resolved.
+ */
+async function pump(handle: FileHandle, start: number, end: number, pool: BufferPool, write: ChunkWriter): Promise<void> {
+  const buffers = [pool.take(), pool.take()] as const;
+  let inFlight: Promise<void> | undefined;
+  try {
+    for (let position = start, turn = 0; position < end; turn ^= 1) {
+      const buffer = buffers[turn]!;
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, end - position), position);
+      if (bytesRead === 0) throw new Error(`file ended at ${position}, expected ${end} bytes`);
+      position += bytesRead;
+      if (inFlight) await inFlight;
+      inFlight = write(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead));
+      // It may fail while the next read is pending; it is awaited (and so rethrown) just after.
+      inFlight.catch(() => undefined);
+    }
+    await inFlight;
+  } finally {
+    // Never hand a buffer back while a write may still hold it.
+    await inFlight?.catch(() => undefined);
+    pool.give(buffers[0]);
+    pool.give(buffers[1]);
+  }
 }
 
 async function writeDurably(file: string, body: Readable, flags: 'w' | 'a'): Promise<void> {

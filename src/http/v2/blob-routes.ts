@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../../errors.js';
 import type { V2Context } from './context.js';
 import { parseRangeHeader } from './range.js';
+import { sendChunks } from './send-chunks.js';
 
 export async function headBlob(name: string, digest: string, request: FastifyRequest, reply: FastifyReply, context: V2Context) {
   await context.access.require(request, { kind: 'repository', repository: name, actions: ['pull'] });
@@ -32,7 +33,9 @@ export async function getBlob(name: string, digest: string, request: FastifyRequ
     headers['Content-Length'] = info.size;
     reply.code(200);
   }
-  return reply.headers(headers).send(content.stream);
+  reply.headers(headers);
+  if (content.pipeTo) return sendChunks(reply, content.pipeTo);
+  return reply.send(content.stream);
 }
 
 export async function deleteBlob(name: string, digest: string, request: FastifyRequest, reply: FastifyReply, context: V2Context) {
