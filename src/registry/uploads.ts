@@ -65,6 +65,9 @@ export function uploadUseCases(
     }
     const counter = new HashingCounter(hasher?.hash ?? null);
     const feeding = pipeline(body, counter);
+    // A client abort rejects `feeding` while the store is still writing: mark it handled now (it
+    // is awaited below) so the rejection cannot crash the process as an unhandled one.
+    feeding.catch(() => undefined);
     let size: number;
     try {
       size = await storage.appendUpload(id, offset, counter);
