@@ -1,0 +1,91 @@
+import { ThemeToggle } from './components/theme-toggle';
+import { AuditPage } from './pages/audit';
+import { HealthPage } from './pages/health';
+import { ImagePage } from './pages/image';
+import { ProjectPage } from './pages/project';
+import { ProjectsPage } from './pages/projects';
+import { RepositoriesPage } from './pages/repositories';
+import { RepositoryPage } from './pages/repository';
+import { SignInPage } from './pages/sign-in';
+import { Link, navigate, routes, useLocation } from './router';
+import { useSession } from './session';
+
+function Page({ path, next }: { path: string; next: string | null }) {
+  const decoded = decodeURIComponent(path);
+  if (path === '/' || path === '/repositories') return <RepositoriesPage />;
+  if (path === '/sign-in') return <SignInPage next={next} />;
+  if (path === '/projects') return <ProjectsPage />;
+  if (path === '/audit') return <AuditPage />;
+  if (path === '/health') return <HealthPage />;
+  let match = /^\/projects\/([^/]+)$/.exec(decoded);
+  if (match?.[1]) return <ProjectPage name={match[1]} />;
+  // `/repositories/<name with slashes>/-/<reference>` or `/repositories/<name>`.
+  match = /^\/repositories\/(.+)\/-\/([^/]+)$/.exec(path);
+  if (match?.[1] && match[2]) return <ImagePage key={path} name={match[1]} reference={decodeURIComponent(match[2])} />;
+  match = /^\/repositories\/(.+)$/.exec(path);
+  if (match?.[1]) return <RepositoryPage key={path} name={match[1]} />;
+  return (
+    <main id="main">
+      <h1>Not found</h1>
+      <p>
+        <Link to={routes.repositories()}>Go to the repositories</Link>
+      </p>
+    </main>
+  );
+}
+
+const NAV: Array<[string, string]> = [
+  [routes.repositories(), 'Repositories'],
+  [routes.projects(), 'Projects'],
+  [routes.audit(), 'Audit log'],
+  [routes.health(), 'Health'],
+];
+
+export function App() {
+  const { path, query } = useLocation();
+  const { user, signOut } = useSession();
+  const section = path === '/' ? '/repositories' : '/' + (path.split('/')[1] ?? '');
+
+  return (
+    <>
+      <a href="#main" className="skip">Skip to content</a>
+      <header className="top">
+        <Link to="/" className="brand">
+          <img src="/favicon.svg" alt="" width={24} height={24} /> Wharf
+        </Link>
+        <nav aria-label="Main">
+          <ul>
+            {NAV.map(([to, label]) => (
+              <li key={to}>
+                <Link to={to} aria-current={section === to ? 'page' : undefined}>
+                  {label}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div className="account">
+          <ThemeToggle />
+          {user === undefined ? null : user ? (
+            <>
+              <span className="who" title={user.admin ? 'system admin' : undefined}>
+                {user.name}
+                {user.admin ? ' (admin)' : ''}
+              </span>
+              <button type="button" className="button small" onClick={() => signOut().finally(() => navigate(routes.repositories()))}>
+                Sign out
+              </button>
+            </>
+          ) : (
+            path !== '/sign-in' && (
+              <Link className="button small primary" to={`${routes.signIn()}?next=${encodeURIComponent(path + location.search)}`}>
+                Sign in
+              </Link>
+            )
+          )}
+        </div>
+      </header>
+      {user !== undefined && <Page path={path} next={query.get('next')} />}
+    </>
+  );
+}
