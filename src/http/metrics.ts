@@ -15,25 +15,35 @@ interface SocketMark {
   written: number;
 }
 
-const marks = new WeakMap<FastifyRequest, SocketMark>();
+/** Per socket: its byte counters when its previous request finished (keep-alive carries many). */
+const marks = new WeakMap<object, SocketMark>();
 
 /**
- * Remembers the socket's byte counters when a request starts, so that `transferred` can tell the
- * bytes this request moved (keep-alive sockets carry many requests, one at a time). Bytes in are
- * the body (headers were read before the mark); bytes out include the response headers.
+ * The bytes `request` moved on its socket: what the socket read and wrote since the previous
+ * request on it finished (requests on one HTTP/1.1 socket come one at a time). Wire bytes: request
+ * line, headers and body in; status line, headers and body out. Call once, when it finished.
  */
+export function transferred(request: FastifyRequest): { bytesIn: number; bytesOut: number } {
+  const socket = request.raw.socket;
+  if (!socket) return { bytesIn: 0, bytesOut: 0 };
+  const mark = marks.get(socket) ?? { read: 0, written: 0 };
+  const now = { read: socket.bytesRead, written: socket.bytesWritten };
+  marks.set(socket, now);
+  return { bytesIn: Math.max(0, now.read - mark.read), bytesOut: Math.max(0, now.written - mark.written) };
+}
+
+/** Measures every request once and hands the figures to `onFinished` consumers (metrics, access log). */
 export function markTransfer(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request) => {
-    const socket = request.raw.socket;
-    marks.set(request, { read: socket?.bytesRead ?? 0, written: socket?.bytesWritten ?? 0 });
+  app.addHook('onResponse', async (request) => {
+    transfers.set(request, transferred(request));
   });
 }
 
-export function transferred(request: FastifyRequest): { bytesIn: number; bytesOut: number } {
-  const mark = marks.get(request);
-  const socket = request.raw.socket;
-  if (!mark || !socket) return { bytesIn: 0, bytesOut: 0 };
-  return { bytesIn: Math.max(0, socket.bytesRead - mark.read), bytesOut: Math.max(0, socket.bytesWritten - mark.written) };
+const transfers = new WeakMap<FastifyRequest, { bytesIn: number; bytesOut: number }>();
+
+/** The figures `markTransfer` measured for `request` (zeros before it finished). */
+export function transferOf(request: FastifyRequest): { bytesIn: number; bytesOut: number } {
+  return transfers.get(request) ?? { bytesIn: 0, bytesOut: 0 };
 }
 
 /** The route label: the surface's kind, else Fastify's route pattern (never the raw path). */
@@ -53,7 +63,7 @@ export function metricsHooks(metrics: WharfMetrics): (app: FastifyInstance) => v
       const method = request.method;
       metrics.requests.inc({ route, method, status: String(reply.statusCode) });
       metrics.duration.observe({ route, method }, reply.elapsedTime / 1000);
-      const { bytesIn, bytesOut } = transferred(request);
+      const { bytesIn, bytesOut } = transferOf(request);
       if (bytesIn > 0) metrics.bytesIn.inc({ route }, bytesIn);
       if (bytesOut > 0) metrics.bytesOut.inc({ route }, bytesOut);
     });

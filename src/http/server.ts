@@ -4,7 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import type { Registry } from '../registry/registry.js';
 import { openAccess, type V2Access } from './access.js';
-import { markTransfer, transferred } from './metrics.js';
+import { markTransfer, transferOf } from './metrics.js';
 import { v2Plugin } from './v2/plugin.js';
 
 export interface HttpServerOptions {
@@ -14,6 +14,8 @@ export interface HttpServerOptions {
   publicUrl?: string;
   manifestMaxBytes: number;
   redirectBlobs: boolean;
+  /** Registry mirror hook for `?ns=` (see V2Options). */
+  resolveNamespace?: (ns: string, name: string) => string | undefined;
   tls?: { certificate: string; key: string };
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
@@ -57,7 +59,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   for (const hook of options.hooks ?? []) hook(app);
   if (options.accessLog) {
     app.addHook('onResponse', async (request, reply) => {
-      const { bytesIn, bytesOut } = transferred(request);
+      const { bytesIn, bytesOut } = transferOf(request);
       request.log.info(
         {
           method: request.method,
@@ -82,6 +84,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     manifestMaxBytes: options.manifestMaxBytes,
     redirectBlobs: options.redirectBlobs,
+    ...(options.resolveNamespace ? { resolveNamespace: options.resolveNamespace } : {}),
   });
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   return app;
