@@ -19,8 +19,9 @@ import { RegistryError } from '../../src/errors.js';
 import { purgeStaleUploads } from '../../src/registry/upload-purge.js';
 import { s3Driver } from '../../src/storage/s3-driver.js';
 import { makeTempDir, removeDir, repoRoot } from '../fixtures/paths.js';
-import { listKeys, s3TestEnv, uniquePrefix, type S3TestEnv } from '../fixtures/s3.js';
-import { freePort, type HasAfter } from '../fixtures/server.js';
+import { get } from '../fixtures/http.js';
+import { createBucket, listKeys, s3Request, s3TestEnv, uniquePrefix, type S3TestEnv } from '../fixtures/s3.js';
+import { freePort, startWharfFor, type HasAfter } from '../fixtures/server.js';
 
 const MiB = 1024 * 1024;
 const HOUR = 3_600_000;
@@ -109,6 +110,24 @@ function describeStartup(env: S3TestEnv): void {
       assert.equal(run.code, 1, run.stderr);
       assert.match(run.stderr, new RegExp(`^wharf: cannot start: s3: cannot reach endpoint ${escape(endpoint)}: ECONNREFUSED$`, 'm'));
       assert.ok(run.ms < 20_000, `gave up in ${run.ms} ms`);
+    });
+  });
+
+  describe('wharf on s3: /readyz', () => {
+    test('reports the store: ready, then 503 naming the problem once the bucket is gone', async (t) => {
+      const bucket = await createBucket(env);
+      t.after(async () => void (await s3Request(env, 'DELETE', `/${bucket}`)));
+      const srv = await startWharfFor(t, { config: { storage: { driver: 's3', s3: { ...s3Section('readyz'), bucket } } } });
+      const ready = await get(`${srv.url}/readyz`);
+      assert.equal(ready.status, 200, ready.text());
+      assert.equal(ready.json<{ checks: Record<string, { ok: boolean }> }>().checks['storage']?.ok, true);
+
+      assert.equal((await s3Request(env, 'DELETE', `/${bucket}`)).status, 204);
+      const failing = await get(`${srv.url}/readyz`);
+      assert.equal(failing.status, 503);
+      const body = failing.json<{ failing: string[]; checks: Record<string, { ok: boolean; error?: string }> }>();
+      assert.deepEqual(body.failing, ['storage']);
+      assert.equal(body.checks['storage']?.error, `s3: bucket ${bucket} does not exist at ${env.endpoint}`);
     });
   });
 
