@@ -31,13 +31,21 @@ function envelope(code: string, message: string): ErrorBody {
 /** A Fastify error handler that answers with the OCI error envelope. */
 export function ociErrorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply) {
   const mapped = toHttpError(error);
-  if (mapped.internal) request.log.error({ err: error }, 'request failed');
-  else if (isClientAbort(error)) request.log.info({ code: (error as NodeJS.ErrnoException).code }, 'client aborted the request');
+  // A client that hung up mid-body surfaces as whatever layer was reading (storage wraps it as a
+  // BackendError): not a server failure, so not logged as one.
+  const clientGone = isClientAbort(error) || isClientAbort((error as Error | undefined)?.cause) || request.raw.socket?.destroyed === true;
+  if (clientGone) request.log.info({ reason: (error as Error | undefined)?.message }, 'client aborted the request');
+  else if (mapped.internal) request.log.error({ err: error }, 'request failed');
   // A fully read request body is destroyed too (autoDestroy), so ask whether the *response* can
   // still be written: only a closed socket means the client is gone.
   if (reply.raw.headersSent || reply.raw.destroyed || request.raw.socket?.destroyed) return;
   // Connection: close when the client's body may still be in flight (e.g. a refused upload).
-  if (!request.raw.readableEnded && request.raw.readable) reply.header('Connection', 'close');
+  // Discard the rest of it meanwhile: closing on unread data would reset the connection and the
+  // client could lose this reply.
+  if (!request.raw.readableEnded && request.raw.readable) {
+    reply.header('Connection', 'close');
+    request.raw.resume();
+  }
   return reply.code(mapped.status).headers(mapped.headers).type('application/json').send(mapped.body);
 }
 

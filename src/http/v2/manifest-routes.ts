@@ -2,9 +2,26 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../../errors.js';
 import { looksLikeDigest } from '../../oci/digest.js';
 import { parseAccept } from '../../oci/media-types.js';
-import { readSmall } from '../../lib/streams.js';
 import type { ManifestInfo } from '../../registry/registry.js';
 import type { V2Context } from './context.js';
+
+/**
+ * Reads a manifest body up to `limit` bytes. Unlike readSmall it never destroys the request: that
+ * would destroy the socket and the client would get no 413 at all. The error handler discards
+ * what is left of the body and closes the connection.
+ */
+async function readManifestBody(request: FastifyRequest, limit: number, tooLarge: () => Error): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const body = request.raw;
+  for await (const chunk of body.iterator({ destroyOnReturn: false })) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > limit) throw tooLarge();
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks, size);
+}
 
 function manifestHeaders(info: ManifestInfo) {
   return { 'Content-Type': info.mediaType, 'Docker-Content-Digest': info.digest, ETag: `"${info.digest}"`, 'Content-Length': info.size };
@@ -37,7 +54,7 @@ export async function manifest(name: string, reference: string, request: Fastify
       const declared = Number(request.headers['content-length'] ?? 0);
       const tooLarge = () => new RegistryError('MANIFEST_INVALID', `manifest is larger than ${limit} bytes`, { status: 413 });
       if (declared > limit) throw tooLarge();
-      const body = await readSmall(request.raw, limit, tooLarge);
+      const body = await readManifestBody(request, limit, tooLarge);
       const result = await registry.putManifest(name, reference, body, request.headers['content-type']);
       access.record?.(request, { action: 'push', repository: name, reference, digest: result.digest });
       const headers: Record<string, string | number> = {
