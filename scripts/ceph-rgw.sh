@@ -1,5 +1,6 @@
 #!/bin/bash
-# Vendored from shared/s3/ceph-rgw.sh (kept identical apart from this note) so the repo is self-contained.
+# Vendored from shared/s3/ceph-rgw.sh (kept identical apart from this note and tcp_nodelay=1 on the beast
+# frontend: without it every response with a body waits ~40 ms for a delayed ACK) so the repo is self-contained.
 # Used by scripts/start-ceph.sh, which picks free ports; see /work/shared/s3/README.md for background.
 # Minimal single-node Ceph (1 mon, optional mgr, 1 memstore OSD, radosgw/beast) for S3 integration tests.
 # No systemd/cephadm, cephx off, everything under DIR, binds 127.0.0.1 only.
@@ -142,7 +143,7 @@ osd crush update on start = true
 osd max object name len = 460
 osd max object namespace len = 64
 [client.rgw]
-rgw frontends = beast endpoint=$HOST:$RGW_PORT
+rgw frontends = beast endpoint=$HOST:$RGW_PORT tcp_nodelay=1
 rgw data = $DIR/rgw
 rgw thread pool size = 64
 rgw rados pool pg num min = 1
