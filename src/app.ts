@@ -5,6 +5,9 @@ import type { Logger } from 'pino';
 import type { WharfConfig } from './config/index.js';
 import { BackendError, RegistryError, StorageNotFoundError } from './errors.js';
 import { openReadAccess, registryReadRoutes } from './http/api/registry-read-routes.js';
+import { bootstrapAdmin, createAuth, type AuthServices } from './auth/create-auth.js';
+import { startAuthMaintenance } from './auth/maintenance.js';
+import { authSurfaces } from './http/auth/surfaces.js';
 import { consolePlugin } from './http/console.js';
 import { healthPlugin } from './http/health.js';
 import { metricsHooks, metricsPlugin } from './http/metrics.js';
@@ -64,6 +67,12 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     (error) => !(error instanceof RegistryError || error instanceof BackendError || error instanceof StorageNotFoundError),
   );
   let draining = false;
+  // Users, projects, tokens and the audit log (docs/security.md).
+  const auth = await createAuth({ config: config.auth, metadata, now: Date.now, onError: (error) => logger.error({ err: error }, 'audit write failed') });
+  const bootstrapped = await bootstrapAdmin(auth, process.env);
+  if (bootstrapped) logger.info({ user: bootstrapped }, 'first administrator created from WHARF_ADMIN_USER');
+  const authHttp = authSurfaces(auth, { publicUrl: config.http.publicUrl });
+  const authMaintenance = startAuthMaintenance({ audit: auth.audit, sessions: metadata.sessions, now: Date.now, onError: (error) => logger.warn({ err: error }, 'audit retention failed') });
   const registry = createRegistry({
     metadata,
     storage,
@@ -76,6 +85,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
   const http = await createHttpServer({
     registry: withPullTracking(registry, { browse: metadata.browse, now: Date.now, onError: (error) => logger.warn({ err: error }, 'recording a pull failed') }),
     logger,
+    access: authHttp.v2,
     ...(config.http.publicUrl ? { publicUrl: config.http.publicUrl } : {}),
     manifestMaxBytes: config.http.manifestMaxBytes,
     redirectBlobs: storageRedirects(config),
@@ -89,11 +99,12 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     plugins: [
       healthPlugin({ checks: { storage: () => storage.check(), database: () => metadata.ping() }, draining: () => draining }),
       ...(config.metrics.enabled ? [metricsPlugin(metrics, config.metrics.path)] : []),
+      ...authHttp.plugins,
       // The console's read endpoints use the undecorated registry: browsing is not pulling.
       async (app) => void (await app.register(registryReadRoutes, {
         browser: createBrowser({ registry, browse: metadata.browse, manifests: metadata.manifests, repositories: metadata.repositories }),
         registry,
-        access: openReadAccess,
+        access: config.auth.mode === 'none' ? openReadAccess : authHttp.readAccess,
       })),
       async (app) => void (await app.register(consolePlugin, { directory: fileURLToPath(new URL('../../web/dist', import.meta.url)) })),
     ],
@@ -123,6 +134,8 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
       closing ??= (async () => {
         draining = true;
         await http.close();
+        authMaintenance.stop();
+        await auth.audit.settle();
         await uploadPurge.stop();
         await db!.destroy();
         await storage.close();
@@ -130,6 +143,26 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
       return closing;
     },
   };
+}
+
+/** The database and account services for CLI commands (`wharf user …`), from the same config as serve. */
+export async function openForCli(config: WharfConfig): Promise<{ auth: AuthServices; metadata: MetadataStore; close(): Promise<void> }> {
+  const db = await openDatabase(databaseOptions(config));
+  try {
+    const metadata = metadataStore(db);
+    const auth = await createAuth({ config: config.auth, metadata, now: Date.now, onError: (error) => process.stderr.write(`audit write failed: ${String(error)}\n`) });
+    return {
+      auth,
+      metadata,
+      async close() {
+        await auth.audit.settle();
+        await db.destroy();
+      },
+    };
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
 }
 
 /** Opens the metadata database once, running its migrations, and closes it (cluster primary). */

@@ -1,0 +1,127 @@
+/**
+ * The access policy, as pure data and functions: who may do what in a project. Everything that
+ * decides access (the /v2 surface, the token endpoint, the management API) asks this module, and
+ * docs/security.md's roles table is generated from it (`renderRolesTable`).
+ */
+
+export const roles = ['admin', 'maintainer', 'developer', 'tester', 'guest'] as const;
+export type Role = (typeof roles)[number];
+export const isRole = (value: string): value is Role => (roles as readonly string[]).includes(value);
+
+export const repositoryActions = ['pull', 'push', 'delete'] as const;
+export type RepositoryAction = (typeof repositoryActions)[number];
+export const isRepositoryAction = (value: string): value is RepositoryAction => (repositoryActions as readonly string[]).includes(value);
+
+/** What can be done inside one project. */
+export type ProjectPermission = RepositoryAction | 'readMembers' | 'manageMembers' | 'manageRobots' | 'editProject' | 'readAudit';
+/** What can be done registry-wide. */
+export type SystemPermission = 'catalog' | 'createProject' | 'manageUsers' | 'readAllAudit';
+
+const ALL_PROJECT: readonly ProjectPermission[] = ['pull', 'push', 'delete', 'readMembers', 'manageMembers', 'manageRobots', 'editProject', 'readAudit'];
+const ALL_SYSTEM: readonly SystemPermission[] = ['catalog', 'createProject', 'manageUsers', 'readAllAudit'];
+
+/** The role table. `tester` gains `promote` when promotion lands. */
+export const rolePermissions: Readonly<Record<Role, readonly ProjectPermission[]>> = {
+  admin: ALL_PROJECT,
+  maintainer: ['pull', 'push', 'delete', 'readMembers', 'readAudit'],
+  developer: ['pull', 'push', 'readMembers'],
+  tester: ['pull', 'readMembers'],
+  guest: ['pull', 'readMembers'],
+};
+
+export type Subject =
+  | { kind: 'anonymous' }
+  | { kind: 'user'; admin: boolean; role?: Role | undefined }
+  | { kind: 'robot'; project: string; actions: readonly RepositoryAction[] };
+
+export interface ProjectFacts {
+  name: string;
+  exists: boolean;
+  public: boolean;
+}
+
+export interface PolicyOptions {
+  /** auth.mode `none`: everything is allowed to everyone. */
+  open: boolean;
+  /** auth.anonymousPull: anyone may pull any repository. */
+  anonymousPull: boolean;
+}
+
+/** What `subject` may do in `project`. System admins may do everything, even in a project that does not exist yet (a push creates it). */
+export function projectPermissions(subject: Subject, project: ProjectFacts, options: PolicyOptions): Set<ProjectPermission> {
+  if (options.open || (subject.kind === 'user' && subject.admin)) return new Set(ALL_PROJECT);
+  const granted = new Set<ProjectPermission>();
+  if (options.anonymousPull || (project.exists && project.public)) granted.add('pull');
+  if (!project.exists) return granted;
+  if (subject.kind === 'user' && subject.role) for (const p of rolePermissions[subject.role]) granted.add(p);
+  if (subject.kind === 'robot' && subject.project === project.name) for (const a of subject.actions) granted.add(a);
+  return granted;
+}
+
+export function systemPermissions(subject: Subject, options: PolicyOptions): Set<SystemPermission> {
+  if (options.open || (subject.kind === 'user' && subject.admin)) return new Set(ALL_SYSTEM);
+  // The catalog is filtered per repository, so any identity may ask for it.
+  if (subject.kind !== 'anonymous' || options.anonymousPull) return new Set(['catalog']);
+  return new Set();
+}
+
+export type Decision = 'allow' | 'unauthorized' | 'denied';
+
+/** The answer to a refused request: 401 when logging in could help, 403 when it could not. */
+export function decide(subject: Subject, allowed: boolean): Decision {
+  if (allowed) return 'allow';
+  return subject.kind === 'anonymous' ? 'unauthorized' : 'denied';
+}
+
+/** Columns of the roles table: what a request needs. */
+export const matrixActions = [
+  { key: 'pull', label: 'pull', needs: { project: 'pull' } },
+  { key: 'push', label: 'push', needs: { project: 'push' } },
+  { key: 'delete', label: 'delete', needs: { project: 'delete' } },
+  { key: 'tagList', label: 'tag list', needs: { project: 'pull' } },
+  { key: 'catalog', label: 'catalog', needs: { system: 'catalog' } },
+  { key: 'readMembers', label: 'list members', needs: { project: 'readMembers' } },
+  { key: 'manageMembers', label: 'manage members', needs: { project: 'manageMembers' } },
+  { key: 'manageRobots', label: 'manage robots', needs: { project: 'manageRobots' } },
+  { key: 'readAudit', label: 'project audit', needs: { project: 'readAudit' } },
+  { key: 'createProject', label: 'create project', needs: { system: 'createProject' } },
+  { key: 'manageUsers', label: 'manage users', needs: { system: 'manageUsers' } },
+] as const satisfies ReadonlyArray<{ key: string; label: string; needs: { project: ProjectPermission } | { system: SystemPermission } }>;
+
+export type MatrixActionKey = (typeof matrixActions)[number]['key'];
+
+export const matrixSubjects = [
+  { key: 'systemAdmin', label: 'system admin', subject: { kind: 'user', admin: true } },
+  ...roles.map((role) => ({ key: role, label: `project ${role}`, subject: { kind: 'user' as const, admin: false, role } })),
+  { key: 'robotPullPush', label: 'robot (pull, push)', subject: { kind: 'robot', project: 'team', actions: ['pull', 'push'] } },
+  { key: 'nonMember', label: 'other user', subject: { kind: 'user', admin: false } },
+  { key: 'anonymous', label: 'anonymous', subject: { kind: 'anonymous' } },
+] as const satisfies ReadonlyArray<{ key: string; label: string; subject: Subject }>;
+
+export type MatrixSubjectKey = (typeof matrixSubjects)[number]['key'];
+
+/** The outcome for each subject × action on an existing private project `team` (auth mode basic or token). */
+export function roleMatrix(isPublic = false): Array<{ subject: MatrixSubjectKey; label: string; cells: Record<MatrixActionKey, Decision> }> {
+  const options: PolicyOptions = { open: false, anonymousPull: false };
+  const project: ProjectFacts = { name: 'team', exists: true, public: isPublic };
+  return matrixSubjects.map(({ key, label, subject }) => {
+    const inProject = projectPermissions(subject, project, options);
+    const inSystem = systemPermissions(subject, options);
+    const cells = {} as Record<MatrixActionKey, Decision>;
+    for (const action of matrixActions) {
+      const needs: { project?: ProjectPermission; system?: SystemPermission } = action.needs;
+      const allowed = needs.project ? inProject.has(needs.project) : inSystem.has(needs.system!);
+      cells[action.key] = decide(subject, allowed);
+    }
+    return { subject: key, label, cells };
+  });
+}
+
+/** The roles table of docs/security.md, generated (a test checks the doc holds exactly this). */
+export function renderRolesTable(isPublic = false): string {
+  const mark: Record<Decision, string> = { allow: 'yes', unauthorized: '401', denied: '403' };
+  const header = `| ${isPublic ? 'public' : 'private'} project | ${matrixActions.map((a) => a.label).join(' | ')} |`;
+  const rule = `|---|${matrixActions.map(() => '---').join('|')}|`;
+  const rows = roleMatrix(isPublic).map((row) => `| ${row.label} | ${matrixActions.map((a) => mark[row.cells[a.key]]).join(' | ')} |`);
+  return [header, rule, ...rows].join('\n');
+}

@@ -1,0 +1,43 @@
+import type { FastifyRequest } from 'fastify';
+import type { AuthServices } from '../../auth/create-auth.js';
+import { projectOf } from '../../oci/names.js';
+import { sourceOf } from '../auth/credentials.js';
+import { checkCsrf, needProject, type callerResolver } from './caller.js';
+import type { RegistryReadAccess } from './registry-read-routes.js';
+
+/** The console's registry endpoints, decided by the same policy as /v2 for the API caller. */
+export function registryReadAccess(auth: AuthServices, callers: ReturnType<typeof callerResolver>): RegistryReadAccess {
+  return {
+    async pullFilter(request) {
+      const { principal } = await callers.of(request);
+      if (auth.config.mode === 'none' || principal.admin || auth.config.anonymousPull) return { all: true };
+      const visible = await auth.accounts.listProjects({ name: principal.kind === 'user' ? principal.name : '', admin: false });
+      const names = visible.map((p) => p.name);
+      if (principal.robot && !names.includes(principal.robot.project) && principal.robot.actions.includes('pull')) names.push(principal.robot.project);
+      return { projects: names };
+    },
+    async requirePull(request, repository) {
+      await needProject(auth, await callers.of(request), projectOf(repository), 'pull');
+    },
+    async requireDelete(request, repository) {
+      const caller = await callers.of(request);
+      checkCsrf(request, caller);
+      await needProject(auth, caller, projectOf(repository), 'delete');
+    },
+    record(request: FastifyRequest, event) {
+      void callers.of(request).then((caller) =>
+        auth.audit.record({
+          actor: caller.principal.name || 'anonymous',
+          source: sourceOf(request),
+          action: event.action,
+          project: projectOf(event.repository),
+          repository: event.repository,
+          reference: event.reference,
+          digest: event.digest,
+          result: 'success',
+          detail: { via: 'console' },
+        }),
+      );
+    },
+  };
+}

@@ -1,0 +1,21 @@
+import type { FastifyInstance } from 'fastify';
+import type { AuthServices } from '../../auth/create-auth.js';
+import type { V2Access } from '../access.js';
+import { callerResolver } from '../api/caller.js';
+import { apiPlugin } from '../api/plugin.js';
+import { registryReadAccess } from '../api/read-access.js';
+import type { RegistryReadAccess } from '../api/registry-read-routes.js';
+import { tokenRoutes } from './token-routes.js';
+import { v2Access } from './v2-access.js';
+
+/** The HTTP side of authentication, for the composition root: /v2 access, /token, /api/v1. */
+export function authSurfaces(auth: AuthServices, options: { publicUrl?: string | undefined }): {
+  v2: V2Access;
+  readAccess: RegistryReadAccess;
+  plugins: Array<(app: FastifyInstance) => Promise<void>>;
+} {
+  const callers = callerResolver(auth);
+  const plugins = [apiPlugin(auth, callers)];
+  if (auth.config.mode === 'token') plugins.push(tokenRoutes(auth, options));
+  return { v2: v2Access(auth, options), readAccess: registryReadAccess(auth, callers), plugins };
+}
