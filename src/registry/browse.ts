@@ -118,7 +118,9 @@ export interface BrowserDeps {
 }
 
 const CONFIG_MAX_BYTES = 4 << 20;
+const tooLarge = () => new RegistryError('UNSUPPORTED', 'image config is too large to show');
 const IMAGE_CONFIGS = new Set<string>([MediaType.ociConfig, MediaType.dockerConfig]);
+const nonImage = (artifactType: string | null) => (artifactType && !IMAGE_CONFIGS.has(artifactType) ? artifactType : null);
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -181,9 +183,18 @@ export function createBrowser(deps: BrowserDeps): Browser {
 
   async function readConfig(repository: string, digest: string): Promise<Json> {
     const blob = await registry.readBlob(repository, digest, { allowRedirect: false });
-    if (!blob.stream) return {};
-    const bytes = await readSmall(blob.stream, CONFIG_MAX_BYTES, () => new RegistryError('UNSUPPORTED', 'image config is too large to show'));
-    return parseJson(bytes);
+    if (blob.size > CONFIG_MAX_BYTES) throw tooLarge();
+    if (blob.stream) return parseJson(await readSmall(blob.stream, CONFIG_MAX_BYTES, tooLarge));
+    if (!blob.pipeTo) return {};
+    // The fast path hands out reused buffers: copy each chunk before the next one overwrites it.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    await blob.pipeTo(async (chunk) => {
+      size += chunk.length;
+      if (size > CONFIG_MAX_BYTES) throw tooLarge();
+      chunks.push(Buffer.from(chunk));
+    });
+    return parseJson(Buffer.concat(chunks, size));
   }
 
   /** Works a manifest's platforms out from its body (index) or its config (image). */
@@ -234,7 +245,7 @@ export function createBrowser(deps: BrowserDeps): Browser {
           name: t.name,
           digest: t.digest,
           mediaType: t.mediaType,
-          artifactType: t.artifactType,
+          artifactType: nonImage(t.artifactType),
           size: t.contentSize,
           platforms: await platformsOf(repository, t.digest, t.platforms),
           pushedAt: t.updatedAt,
@@ -310,7 +321,8 @@ export function createBrowser(deps: BrowserDeps): Browser {
         kind,
         manifestSize: manifest.size,
         size,
-        artifactType: record?.artifactType ?? str(body.artifactType) ?? null,
+        // The metadata keeps a plain image's config type as its artifact type (for referrers); not worth showing.
+        artifactType: nonImage(record?.artifactType ?? str(body.artifactType) ?? null),
         annotations: stringMap(body.annotations),
         subject: record?.subject ?? null,
         tags: await browse.tagsOf(repository, manifest.digest),
