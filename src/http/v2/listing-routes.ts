@@ -45,5 +45,7 @@ export async function referrers(name: string, digest: string, request: FastifyRe
   const artifactType = query.get('artifactType') ?? undefined;
   const manifests = await context.registry.listReferrers(name, digest, artifactType);
   if (artifactType !== undefined) reply.header('OCI-Filters-Applied', 'artifactType');
-  return reply.code(200).type(MediaType.ociIndex).send(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }));
+  // A Buffer, so Fastify sends the media type exactly as the spec names it (no `; charset=`).
+  const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }));
+  return reply.code(200).header('Content-Type', MediaType.ociIndex).send(body);
 }
