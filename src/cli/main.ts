@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerConfigCommands } from './config-commands.js';
 import { registerServeCommand } from './serve.js';
+import { registerProjectCommands } from './project-commands.js';
+import { registerUserCommands } from './user-commands.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -13,5 +15,7 @@ export async function main(argv: string[]): Promise<void> {
     .showHelpAfterError();
   registerServeCommand(program);
   registerConfigCommands(program);
+  registerUserCommands(program);
+  registerProjectCommands(program);
   await program.parseAsync(argv);
 }
