@@ -15,6 +15,8 @@ import { createHttpServer } from './http/server.js';
 import { createMetrics, observeRejections, type StoredCounts, type WharfMetrics } from './lib/metrics.js';
 import { openDatabase, type DatabaseOptions, type Db } from './metadata/database.js';
 import { metadataStore, type MetadataStore } from './metadata/store.js';
+import { createMirror } from './mirror/create-mirror.js';
+import { metricsObserver } from './mirror/metrics-observer.js';
 import { createBrowser } from './registry/browse.js';
 import { createRegistry } from './registry/create-registry.js';
 import { withPullTracking } from './registry/pull-tracking.js';
@@ -82,13 +84,26 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     redirectTtlSeconds: 300,
     onInconsistency: (message, fields) => logger.error(fields, message),
   });
+  // The pull-through cache decorates the registry when upstreams are configured (docs/mirror.md).
+  const mirror = config.mirror.upstreams.length === 0 ? undefined : await createMirror({
+    inner: registry,
+    metadata,
+    storage,
+    upstreams: config.mirror.upstreams,
+    cacheMaxBytes: config.mirror.cacheMaxBytes ?? 0,
+    spoolDirectory: join(dataDirectory, 'mirror-spool', String(process.pid)),
+    manifestMaxBytes: config.http.manifestMaxBytes,
+    log: logger.child({ component: 'mirror' }),
+    observer: metricsObserver(metrics.registry),
+  });
   const http = await createHttpServer({
-    registry: withPullTracking(registry, { browse: metadata.browse, now: Date.now, onError: (error) => logger.warn({ err: error }, 'recording a pull failed') }),
+    registry: withPullTracking(mirror?.registry ?? registry, { browse: metadata.browse, now: Date.now, onError: (error) => logger.warn({ err: error }, 'recording a pull failed') }),
     logger,
     access: authHttp.v2,
     ...(config.http.publicUrl ? { publicUrl: config.http.publicUrl } : {}),
     manifestMaxBytes: config.http.manifestMaxBytes,
     redirectBlobs: storageRedirects(config),
+    ...(mirror ? { resolveNamespace: mirror.resolveNamespace } : {}),
     ...(config.http.tls ? { tls: config.http.tls } : {}),
     requestTimeoutMs: config.http.requestTimeoutMs,
     keepAliveTimeoutMs: config.http.keepAliveTimeoutMs,
@@ -134,6 +149,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
       closing ??= (async () => {
         draining = true;
         await http.close();
+        await mirror?.close();
         authMaintenance.stop();
         await auth.audit.settle();
         await uploadPurge.stop();

@@ -26,6 +26,9 @@ export interface Database {
   manifest_references: { repository: string; parent: string; child: string; kind: 'blob' | 'manifest' };
   tags: { repository: string; name: string; digest: string; updated_at: number };
   uploads: { id: string; repository: string; size: number; created_at: number; updated_at: number };
+  /** 0003-mirror: the pull-through cache's index (see mirror-cache.ts). */
+  mirror_cache: { repository: string; digest: string; kind: string; size: number; upstream: string; created_at: number; last_pulled_at: number };
+  mirror_tags: { repository: string; tag: string; checked_at: number };
   /** 0002-auth: identities, projects, sessions, signing keys, login counters, audit (see auth-schema.ts). */
   users: AuthTables['users'];
   projects: AuthTables['projects'];

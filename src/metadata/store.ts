@@ -3,6 +3,7 @@ import type { Db } from './database.js';
 import { blobStore, type BlobStore } from './blobs.js';
 import { browseStore, type BrowseStore } from './browse.js';
 import { manifestStore, type ManifestStore } from './manifests.js';
+import { mirrorCacheStore, type MirrorCacheStore } from './mirror-cache.js';
 import { repositoryStore, type RepositoryStore } from './repositories.js';
 import { tagStore, type TagStore } from './tags.js';
 import { uploadStore, type UploadStore } from './uploads.js';
@@ -20,6 +21,8 @@ export interface MetadataStore {
   readonly manifests: ManifestStore;
   readonly tags: TagStore;
   readonly uploads: UploadStore;
+  /** The registry mirror's cache index (LRU pull times, tag check times). */
+  readonly mirrorCache: MirrorCacheStore;
   readonly users: UserStore;
   readonly projects: ProjectStore;
   readonly robots: RobotStore;
@@ -41,6 +44,7 @@ export function metadataStore(db: Db): MetadataStore {
     manifests: manifestStore(db),
     tags: tagStore(db),
     uploads: uploadStore(db),
+    mirrorCache: mirrorCacheStore(db),
     users: userStore(db),
     projects: projectStore(db),
     robots: robotStore(db),

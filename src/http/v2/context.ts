@@ -10,6 +10,8 @@ export interface V2Options {
   manifestMaxBytes: number;
   /** Answer blob GETs with a redirect to the store when the driver can. */
   redirectBlobs: boolean;
+  /** Registry mirror: the repository serving `name` of registry `ns` (containerd's `?ns=`), if any. */
+  resolveNamespace?: (ns: string, name: string) => string | undefined;
 }
 
 export interface V2Context extends V2Options {

@@ -42,6 +42,9 @@ async function dispatch(request: FastifyRequest, reply: FastifyReply, context: V
   const route = matchV2Route(path);
   const method = request.method;
   if (!route) throw new RegistryError('NOT_FOUND', 'no such endpoint', { detail: { path: path.slice(0, 300) } });
+  // containerd sends `?ns=<registry>` to a mirror: the mirror names the repository that serves it.
+  const ns = query.get('ns');
+  if (ns && 'name' in route && context.resolveNamespace) route.name = context.resolveNamespace(ns, route.name) ?? route.name;
   // Labels for metrics and the access log (declared in ../metrics.ts).
   request.routeKind = route.kind;
   if ('name' in route) request.repository = route.name;

@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { registryTables } from './0001-registry.js';
+import { mirrorTables } from './0003-mirror.js';
 import { authTables } from './0002-auth.js';
 import { consoleColumns } from './0004-console.js';
 
@@ -10,6 +11,7 @@ import { consoleColumns } from './0004-console.js';
  */
 const migrations: Record<string, Migration> = {
   '0001-registry': registryTables,
+  '0003-mirror': mirrorTables,
   '0002-auth': authTables,
   '0004-console': consoleColumns,
 };

@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import { RegistryError } from '../errors.js';
+import { parseDigest } from '../oci/digest.js';
+import type { BlobContent, BlobInfo } from '../registry/registry.js';
+import type { ByteRange } from '../storage/driver.js';
+import { blobKey } from '../storage/keys.js';
+import { TOUCH_GRANULARITY_MS, type MirrorDeps } from './deps.js';
+import { InflightBlob } from './inflight-blob.js';
+import { hasCode, toRegistryError } from './map-error.js';
+import type { MirrorRoute } from './routing.js';
+import { SingleFlight } from './single-flight.js';
+import { UpstreamError } from './upstream-error.js';
+
+export interface BlobCache {
+  stat(route: MirrorRoute, digest: string): Promise<BlobInfo>;
+  read(route: MirrorRoute, digest: string, options: { range?: ByteRange; allowRedirect?: boolean }): Promise<BlobContent>;
+}
+
+/**
+ * Blobs of mirror repositories: served from the cache when there, else downloaded once (however
+ * many clients ask at the same time) and streamed to every client while it is spooled; the
+ * verified spool then becomes an ordinary content-addressed blob linked to the mirror repository.
+ */
+export function blobCache(deps: MirrorDeps): BlobCache {
+  const { inner, metadata, storage, observer } = deps;
+  /** Downloads in flight, by upstream and digest; each also collects the repositories to link. */
+  const inflight = new Map<string, { blob: InflightBlob; routes: Map<string, MirrorRoute> }>();
+  const starting = new SingleFlight<string, InflightBlob>();
+  const heads = new SingleFlight<string, number>();
+
+  const unknown = (route: MirrorRoute, digest: string) => () =>
+    new RegistryError('BLOB_UNKNOWN', `blob unknown to upstream ${route.upstream.name}`, { detail: { digest, upstream: route.upstream.name } });
+
+  async function cached(route: MirrorRoute, digest: string): Promise<BlobInfo | undefined> {
+    try {
+      return await inner.statBlob(route.cacheRepository, digest);
+    } catch (error) {
+      if (hasCode(error, 'BLOB_UNKNOWN')) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * The bytes may already be here (a private push, another mirror repository): when a cached
+   * manifest of this repository references the digest, the upstream vouched for it — link it.
+   */
+  async function adopt(route: MirrorRoute, digest: string): Promise<BlobInfo | undefined> {
+    const known = await metadata.blobs.get(digest);
+    if (!known) return undefined;
+    if (!(await metadata.mirrorCache.referencedByManifest(route.cacheRepository, digest))) return undefined;
+    if (!(await storage.stat(blobKey(parseDigest(digest))))) return undefined;
+    const size = Number(known.size);
+    await link([route], digest, size);
+    return { digest, size };
+  }
+
+  async function link(routes: MirrorRoute[], digest: string, size: number): Promise<void> {
+    const now = deps.now();
+    await metadata.transaction(async (tx) => {
+      await tx.blobs.add({ digest, size }, now);
+      for (const route of routes) {
+        await tx.repositories.ensure(route.cacheRepository, now);
+        await tx.blobs.link(route.cacheRepository, digest, now);
+        await tx.mirrorCache.record({ repository: route.cacheRepository, digest, kind: 'blob', size, upstream: route.upstream.name }, now);
+      }
+    });
+    deps.onCached();
+  }
+
+  function touch(route: MirrorRoute, digest: string): void {
+    metadata.mirrorCache.touch(route.cacheRepository, digest, deps.now(), TOUCH_GRANULARITY_MS).catch((error: unknown) => {
+      deps.log.warn({ err: error, repository: route.cacheRepository, digest }, 'recording a mirror pull failed');
+    });
+  }
+
+  async function headUpstream(route: MirrorRoute, digest: string): Promise<number> {
+    const { client } = route.upstream;
+    const response = await client.request({ method: 'HEAD', path: `/v2/${route.upstreamRepository}/blobs/${digest}`, repository: route.upstreamRepository });
+    await response.discard();
+    if (response.status === 404) throw new UpstreamError('not-found', client.name, `blob ${digest} not found upstream`);
+    const size = Number(response.headers['content-length']);
+    if (!Number.isSafeInteger(size) || size < 0) throw new UpstreamError('invalid', client.name, `upstream ${client.name} sent no size for blob ${digest}`);
+    return size;
+  }
+
+  async function startDownload(route: MirrorRoute, digest: string): Promise<InflightBlob> {
+    const { client } = route.upstream;
+    const response = await client.request({ method: 'GET', path: `/v2/${route.upstreamRepository}/blobs/${digest}`, repository: route.upstreamRepository });
+    if (response.status === 404) {
+      await response.discard();
+      throw new UpstreamError('not-found', client.name, `blob ${digest} not found upstream`);
+    }
+    const size = Number(response.headers['content-length']);
+    if (!Number.isSafeInteger(size) || size < 0) {
+      response.body.destroy();
+      throw new UpstreamError('invalid', client.name, `upstream ${client.name} sent blob ${digest} without a Content-Length`);
+    }
+    const blob = await InflightBlob.start({
+      digest: parseDigest(digest),
+      size,
+      spoolPath: join(deps.spoolDirectory, randomUUID()),
+      source: response.body,
+      onBytes: (n) => observer.upstreamBytes(client.name, n),
+    });
+    const entry = { blob, routes: new Map([[route.cacheRepository, route]]) };
+    inflight.set(flightKey(route, digest), entry);
+    void keepWhenVerified(route, digest, entry);
+    return blob;
+  }
+
+  /** Verified → stored and linked; rejected → dropped. Either way the spool goes. */
+  async function keepWhenVerified(route: MirrorRoute, digest: string, entry: { blob: InflightBlob; routes: Map<string, MirrorRoute> }) {
+    const { blob } = entry;
+    const outcome = await blob.settled;
+    try {
+      if (outcome.ok) {
+        const key = blobKey(blob.digest);
+        if (!(await storage.stat(key))) await storage.write(key, createReadStream(blob.spoolPath));
+        await link([...entry.routes.values()], digest, blob.size);
+      } else {
+        observer.upstreamError(route.upstream.name, 'invalid-content');
+        deps.log.warn({ upstream: route.upstream.name, repository: route.upstreamRepository, digest, reason: outcome.error.message }, 'upstream blob rejected, not cached');
+      }
+    } catch (error) {
+      deps.log.error({ err: error, upstream: route.upstream.name, digest }, 'storing a mirrored blob failed');
+    } finally {
+      inflight.delete(flightKey(route, digest));
+      await blob.release();
+    }
+  }
+
+  return {
+    async stat(route, digest) {
+      parseDigest(digest);
+      const hit = await cached(route, digest);
+      if (hit) return hit;
+      const flying = inflight.get(flightKey(route, digest));
+      if (flying) return { digest, size: flying.blob.size };
+      const adopted = await adopt(route, digest);
+      if (adopted) return adopted;
+      try {
+        const size = await heads.run(`${flightKey(route, digest)}@${route.upstreamRepository}`, () => headUpstream(route, digest));
+        return { digest, size };
+      } catch (error) {
+        if (error instanceof UpstreamError && error.failure !== 'not-found') observer.upstreamError(route.upstream.name, error.failure);
+        throw toRegistryError(error, unknown(route, digest));
+      }
+    },
+
+    async read(route, digest, options) {
+      parseDigest(digest);
+      if ((await cached(route, digest)) ?? (await adopt(route, digest))) {
+        observer.hit(route.upstream.name, 'blob');
+        touch(route, digest);
+        return inner.readBlob(route.cacheRepository, digest, options);
+      }
+      observer.miss(route.upstream.name, 'blob');
+      let blob: InflightBlob;
+      const flying = inflight.get(flightKey(route, digest));
+      if (flying) {
+        flying.routes.set(route.cacheRepository, route);
+        blob = flying.blob;
+      } else {
+        try {
+          blob = await starting.run(flightKey(route, digest), () => startDownload(route, digest));
+        } catch (error) {
+          if (error instanceof UpstreamError && error.failure !== 'not-found') observer.upstreamError(route.upstream.name, error.failure);
+          throw toRegistryError(error, unknown(route, digest));
+        }
+        inflight.get(flightKey(route, digest))?.routes.set(route.cacheRepository, route);
+      }
+      if (blob.failure) {
+        throw new RegistryError('UNAVAILABLE', `upstream ${route.upstream.name}: ${blob.failure.message}`, { status: 502, detail: { digest, upstream: route.upstream.name } });
+      }
+      const { range } = options;
+      if (range && range.end > blob.size) throw new RegistryError('RANGE_INVALID', undefined, { headers: { 'Content-Range': `bytes */${blob.size}` } });
+      let stream;
+      try {
+        stream = blob.reader(range);
+      } catch {
+        // Finished and handed to the cache between the lookup and now: serve the cached copy.
+        return inner.readBlob(route.cacheRepository, digest, options);
+      }
+      return { digest, size: blob.size, stream, ...(range ? { range } : {}) };
+    },
+  };
+}
+
+const flightKey = (route: MirrorRoute, digest: string) => `${route.upstream.name} ${digest}`;

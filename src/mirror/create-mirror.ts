@@ -1,0 +1,113 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { MetadataStore } from '../metadata/store.js';
+import type { Registry } from '../registry/registry.js';
+import type { StorageDriver } from '../storage/driver.js';
+import { blobCache } from './blob-cache.js';
+import type { MirrorLog } from './deps.js';
+import { createEvictor } from './eviction.js';
+import { manifestCache } from './manifest-cache.js';
+import { mirrorRegistry } from './mirror-registry.js';
+import { noopMirrorObserver, type MirrorObserver } from './observer.js';
+import { MirrorRouter, type Upstream } from './routing.js';
+import { createUpstreamClient } from './upstream-client.js';
+
+export interface UpstreamSettings {
+  name: string;
+  url: string;
+  registry: string;
+  username?: string;
+  password?: string;
+  ttlSeconds: number;
+  default: boolean;
+}
+
+export interface MirrorOptions {
+  inner: Registry;
+  metadata: MetadataStore;
+  storage: StorageDriver;
+  upstreams: readonly UpstreamSettings[];
+  /** 0 or undefined: no limit. */
+  cacheMaxBytes?: number;
+  /** This process's spool directory; siblings named after dead process ids are removed. */
+  spoolDirectory: string;
+  manifestMaxBytes: number;
+  log: MirrorLog;
+  observer?: MirrorObserver;
+  now?: () => number;
+  /** Circuit breaker per upstream (defaults: 5 failures, 10 s). */
+  breaker?: { failureThreshold: number; cooldownMs: number };
+}
+
+export interface Mirror {
+  /** The decorated registry: serve this instead of the private one. */
+  registry: Registry;
+  /** For the `/v2` `?ns=` hook: the mirror repository that serves `name` of registry `ns`. */
+  resolveNamespace(ns: string, name: string): string | undefined;
+  /** Resolves when no cache eviction is running. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Builds the pull-through cache around `inner`. Empties the spool directory (leftovers of a crash). */
+export async function createMirror(options: MirrorOptions): Promise<Mirror> {
+  const now = options.now ?? Date.now;
+  await rm(options.spoolDirectory, { recursive: true, force: true });
+  await mkdir(options.spoolDirectory, { recursive: true });
+  await removeDeadSpools(dirname(options.spoolDirectory));
+  const upstreams: Upstream[] = options.upstreams.map((settings) => ({
+    name: settings.name,
+    registry: settings.registry,
+    ttlSeconds: settings.ttlSeconds,
+    default: settings.default,
+    client: createUpstreamClient({
+      name: settings.name,
+      url: settings.url,
+      ...(settings.username !== undefined ? { username: settings.username } : {}),
+      ...(settings.password !== undefined ? { password: settings.password } : {}),
+      ...(options.breaker ? { breaker: options.breaker } : {}),
+      now,
+    }),
+  }));
+  const router = new MirrorRouter(upstreams);
+  const evictor = createEvictor({ metadata: options.metadata, storage: options.storage, maxBytes: options.cacheMaxBytes ?? 0, log: options.log });
+  const deps = {
+    inner: options.inner,
+    metadata: options.metadata,
+    storage: options.storage,
+    spoolDirectory: options.spoolDirectory,
+    manifestMaxBytes: options.manifestMaxBytes,
+    now,
+    log: options.log,
+    observer: options.observer ?? noopMirrorObserver,
+    onCached: () => evictor.schedule(),
+  };
+  const registry = mirrorRegistry(deps, router, blobCache(deps), manifestCache(deps));
+  return {
+    registry,
+    resolveNamespace: (ns, name) => router.resolveNamespace(ns, name),
+    idle: () => evictor.idle(),
+    async close() {
+      await evictor.idle();
+      for (const upstream of upstreams) upstream.client.close();
+    },
+  };
+}
+
+/** Spool directories are named by process id; a dead process's leftovers are partial downloads. */
+async function removeDeadSpools(parent: string): Promise<void> {
+  for (const entry of await readdir(parent).catch(() => [])) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid <= 0 || isAlive(pid)) continue;
+    await rm(join(parent, entry), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
