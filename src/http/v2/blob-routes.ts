@@ -1,5 +1,4 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { RegistryError } from '../../errors.js';
 import type { V2Context } from './context.js';
 import { parseRangeHeader } from './range.js';
 import { sendChunks } from './send-chunks.js';
@@ -43,8 +42,4 @@ export async function deleteBlob(name: string, digest: string, request: FastifyR
   await context.registry.deleteBlob(name, digest);
   context.access.record?.(request, { action: 'delete', repository: name, digest });
   return reply.code(202).header('Content-Length', 0).send();
-}
-
-export function methodNotAllowed(method: string): RegistryError {
-  return new RegistryError('UNSUPPORTED', `method ${method} is not supported here`);
 }
