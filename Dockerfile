@@ -1,0 +1,60 @@
+# syntax=docker/dockerfile:1
+#
+# Wharf as a container image: a build stage compiles the server (and the web console when the
+# tree has one), a dependencies stage installs production packages only, and the final stage holds
+# the runtime alone (node, production node_modules, dist, bin), running as the non-root user `node`.
+#
+#   docker build -t wharf .
+#   docker run -d --name wharf -p 5000:5000 -v wharf-data:/data --stop-timeout 40 wharf
+#
+# See docs/operations.md for configuration, TLS, health checks and shutdown.
+
+ARG NODE_IMAGE=node:20-slim
+
+# ---------------------------------------------------------------------------------- build
+FROM ${NODE_IMAGE} AS build
+# better-sqlite3 compiles from source when no prebuilt binary matches the platform.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+# Only the server's sources: tests and benchmarks stay out of the image.
+RUN echo '{ "extends": "./tsconfig.json", "include": ["src/**/*.ts"] }' > tsconfig.build.json \
+ && npx tsc -p tsconfig.build.json
+COPY web ./web
+RUN mkdir -p web/dist \
+ && if [ -f web/package.json ]; then npm --prefix web ci --no-audit --no-fund && npm --prefix web run build; fi
+
+# ---------------------------------------------------------------------------------- production dependencies
+FROM ${NODE_IMAGE} AS deps
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# ---------------------------------------------------------------------------------- runtime
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /src/dist/src ./dist/src
+COPY --from=build /src/web/dist ./web/dist
+COPY package.json ./
+COPY bin ./bin
+RUN mkdir -p /data && chown node:node /data
+USER node
+EXPOSE 5000
+VOLUME /data
+# Wharf drains on SIGTERM for http.shutdownGraceMs (30 s by default): give `docker stop` longer
+# than that (--stop-timeout 40, or stop_grace_period in compose).
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.WHARF_HTTP_PORT || 5000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["/app/bin/wharf"]
+CMD ["serve", "--data", "/data"]
