@@ -43,7 +43,7 @@ const NAV: Array<[string, string]> = [
 
 export function App() {
   const { path, query } = useLocation();
-  const { user, signOut } = useSession();
+  const { user, authMode, signOut } = useSession();
   const section = path === '/' ? '/repositories' : '/' + (path.split('/')[1] ?? '');
 
   return (
@@ -66,7 +66,7 @@ export function App() {
         </nav>
         <div className="account">
           <ThemeToggle />
-          {user === undefined ? null : user ? (
+          {user === undefined || authMode === 'none' ? null : user ? (
             <>
               <span className="who" title={user.admin ? 'system admin' : undefined}>
                 {user.name}

@@ -21,9 +21,10 @@ const AGES: Array<[number, string]> = [
   [60, 'minute'],
 ];
 
-export function formatAge(time: number | null | undefined, now = Date.now()): string {
-  if (!time) return 'never';
-  const seconds = Math.max(0, Math.round((now - time) / 1000));
+export function formatAge(time: number | string | null | undefined, now = Date.now()): string {
+  const ms = typeof time === 'string' ? Date.parse(time) : time;
+  if (!ms || !Number.isFinite(ms) || ms <= 0) return 'never';
+  const seconds = Math.max(0, Math.round((now - ms) / 1000));
   for (const [size, name] of AGES) {
     if (seconds >= size) {
       const n = Math.floor(seconds / size);

@@ -9,6 +9,8 @@ export interface User {
 interface SessionState {
   /** undefined while loading, null when anonymous. */
   user: User | null | undefined;
+  /** `none` (open registry: no sign-in), `basic` or `token`. */
+  authMode: string | undefined;
   signIn(username: string, password: string): Promise<void>;
   signOut(): Promise<void>;
 }
@@ -17,7 +19,8 @@ const SessionContext = createContext<SessionState | undefined>(undefined);
 
 interface SessionBody {
   user?: { name?: string; username?: string; admin?: boolean; isAdmin?: boolean } | null;
-  csrfToken?: string;
+  csrfToken?: string | null;
+  authMode?: string;
 }
 
 function userOf(body: SessionBody | undefined): User | null {
@@ -28,11 +31,13 @@ function userOf(body: SessionBody | undefined): User | null {
 
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<User | null | undefined>(undefined);
+  const [authMode, setAuthMode] = useState<string>();
 
   useEffect(() => {
     api<SessionBody>('GET', '/session')
       .then((body) => {
-        setCsrfToken(body?.csrfToken);
+        setCsrfToken(body?.csrfToken ?? undefined);
+        setAuthMode(body?.authMode);
         setUser(userOf(body));
       })
       .catch(() => setUser(null));
@@ -40,7 +45,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   const signIn = useCallback(async (username: string, password: string) => {
     const body = await api<SessionBody>('POST', '/session', { username, password });
-    setCsrfToken(body?.csrfToken);
+    setCsrfToken(body?.csrfToken ?? undefined);
+    if (body?.authMode) setAuthMode(body.authMode);
     const signedIn = userOf(body);
     if (!signedIn) throw new ApiError(500, 'UNKNOWN', 'the server did not return a user');
     setUser(signedIn);
@@ -55,7 +61,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     }
   }, []);
 
-  const value = useMemo(() => ({ user, signIn, signOut }), [user, signIn, signOut]);
+  const value = useMemo(() => ({ user, authMode, signIn, signOut }), [user, authMode, signIn, signOut]);
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }
 

@@ -91,13 +91,13 @@ export interface Usage {
 export interface Project {
   name: string;
   public: boolean;
-  createdAt?: number;
-  role?: string;
+  createdAt?: string;
 }
 
 export interface Member {
   username: string;
   role: string;
+  since?: string;
 }
 
 export interface Robot {
@@ -105,14 +105,14 @@ export interface Robot {
   project?: string;
   actions: string[];
   description?: string | null;
-  createdAt?: number;
-  expiresAt?: number | null;
-  revokedAt?: number | null;
+  createdBy?: string;
+  createdAt?: string;
+  expiresAt?: string | null;
+  revokedAt?: string | null;
 }
 
 export interface AuditEvent {
-  id: string;
-  time: number;
+  time: string;
   actor: string;
   source: string | null;
   action: string;

@@ -8,10 +8,13 @@ import { useData } from '../use-data';
 
 const LIMIT = 50;
 const FIELDS = ['actor', 'project', 'action', 'since', 'until'] as const;
-const ACTIONS = ['login', 'logout', 'push', 'pull', 'delete', 'tag', 'permission', 'robot'];
+const ACTIONS = ['login', 'push', 'pull', 'delete', 'mount', 'robot.login', 'robot.create', 'robot.revoke', 'member.set', 'member.remove', 'project.create', 'project.visibility', 'project.remove', 'user.create', 'user.password', 'user.admin', 'user.remove', 'token'];
 
-/** `<input type="datetime-local">` value ↔ epoch ms, in the browser's time zone. */
-const toMs = (local: string) => (local ? new Date(local).getTime() : undefined);
+/** `<input type="datetime-local">` value (the browser's time zone) → epoch ms for the API. */
+const toMs = (local: string) => {
+  const ms = local ? new Date(local).getTime() : NaN;
+  return Number.isFinite(ms) ? ms : undefined;
+};
 
 export function AuditPage() {
   const { query } = useLocation();
@@ -92,8 +95,8 @@ export function AuditPage() {
                 </tr>
               </thead>
               <tbody>
-                {events.data.items.map((e) => (
-                  <tr key={e.id}>
+                {events.data.items.map((e, i) => (
+                  <tr key={`${e.time}-${i}`}>
                     <td className="nowrap">{formatTime(e.time)}</td>
                     <td>{e.actor}</td>
                     <td>{e.action}</td>

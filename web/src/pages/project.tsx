@@ -133,7 +133,7 @@ function Robots({ project }: { project: string }) {
         name,
         actions: Object.keys(actions).filter((a) => actions[a]),
         ...(description ? { description } : {}),
-        ...(expiresDays && days > 0 ? { expiresAt: Date.now() + days * 86_400_000 } : {}),
+        ...(expiresDays && days > 0 ? { expiresInSeconds: Math.round(days * 86_400) } : {}),
       });
       const secret = answer.secret ?? answer.token ?? '';
       setCreated({ name: answer.robot?.name ?? answer.name ?? name, secret });
@@ -238,7 +238,7 @@ function Robots({ project }: { project: string }) {
 }
 
 export function ProjectPage({ name }: { name: string }) {
-  const project = useData(() => get<Project | { project: Project }>(base(name)).then((p) => ('project' in p ? p.project : p)), `project:${name}`);
+  const project = useData(() => get<Project>(base(name)), `project:${name}`);
   return (
     <main id="main">
       <nav aria-label="Breadcrumb" className="crumbs">
