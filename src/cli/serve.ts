@@ -62,6 +62,7 @@ async function serve(flags: ServeFlags): Promise<number> {
     throw error;
   }
   const base = createLogger(config.log.level);
+  if (cluster.isPrimary) base.debug({ config: maskSecrets(config) }, 'effective configuration');
   if (cluster.isPrimary && config.http.workers > 1) {
     const problem = clusterProblem(config);
     if (problem) {
@@ -85,7 +86,6 @@ function clusterProblem(config: WharfConfig): string | undefined {
 
 /** One serving process: build, listen, wait for a signal, drain, close. */
 async function runServer(config: WharfConfig, logger: Logger): Promise<number> {
-  if (cluster.isPrimary) logger.debug({ config: maskSecrets(config) }, 'effective configuration');
   let app: App;
   try {
     app = await buildApp(config, logger);
