@@ -19,7 +19,7 @@ import { RegistryError } from '../../src/errors.js';
 import { purgeStaleUploads } from '../../src/registry/upload-purge.js';
 import { s3Driver } from '../../src/storage/s3-driver.js';
 import { makeTempDir, removeDir, repoRoot } from '../fixtures/paths.js';
-import { get } from '../fixtures/http.js';
+import { get, pushBlob } from '../fixtures/http.js';
 import { createBucket, listKeys, s3Request, s3TestEnv, uniquePrefix, type S3TestEnv } from '../fixtures/s3.js';
 import { freePort, startWharfFor, type HasAfter } from '../fixtures/server.js';
 
@@ -110,6 +110,29 @@ function describeStartup(env: S3TestEnv): void {
       assert.equal(run.code, 1, run.stderr);
       assert.match(run.stderr, new RegExp(`^wharf: cannot start: s3: cannot reach endpoint ${escape(endpoint)}: ECONNREFUSED$`, 'm'));
       assert.ok(run.ms < 20_000, `gave up in ${run.ms} ms`);
+    });
+  });
+
+  describe('wharf on oss', () => {
+    test('the old docker-registry OSS keys with _env: values serve blobs (OSS preset on the same S3 API)', async (t) => {
+      const root = rootFor(t, 'oss');
+      const srv = await startWharfFor(t, {
+        config: {
+          storage: {
+            driver: 'oss',
+            oss: {
+              region: 'oss-cn-hangzhou', endpoint: env.endpoint, rootDirectory: root,
+              oss_bucket: '_env:OSS_BUCKET', oss_accessid: '_env:OSS_ACCESS_KEY_ID', oss_accesskey: '_env:OSS_ACCESS_KEY_SECRET',
+            },
+          },
+        },
+        env: { OSS_BUCKET: env.bucket, OSS_ACCESS_KEY_ID: env.accessKey, OSS_ACCESS_KEY_SECRET: env.secretKey },
+      });
+      const blob = randomBytes(70_000);
+      const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+      assert.equal((await pushBlob(srv.url, 'oss/blob', digest, blob)).status, 201);
+      assert.deepEqual(await listKeys(env, env.bucket, `${root}/blobs/`), [`${root}/blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}`]);
+      assert.ok((await get(`${srv.url}/v2/oss/blob/blobs/${digest}`)).body.equals(blob));
     });
   });
 
