@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { WharfConfig } from './config/index.js';
 import { BackendError, RegistryError, StorageNotFoundError } from './errors.js';
-import { openReadAccess, registryReadRoutes } from './http/api/registry-read-routes.js';
+import { mirrorStatsFrom, openReadAccess, registryReadRoutes } from './http/api/registry-read-routes.js';
 import { bootstrapAdmin, createAuth, type AuthServices } from './auth/create-auth.js';
 import { startAuthMaintenance } from './auth/maintenance.js';
 import { authSurfaces } from './http/auth/surfaces.js';
@@ -120,6 +120,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
         browser: createBrowser({ registry, browse: metadata.browse, manifests: metadata.manifests, repositories: metadata.repositories }),
         registry,
         access: config.auth.mode === 'none' ? openReadAccess : authHttp.readAccess,
+        mirrorStats: mirrorStatsFrom(metrics.registry),
       })),
       async (app) => void (await app.register(consolePlugin, { directory: fileURLToPath(new URL('../../web/dist', import.meta.url)) })),
     ],

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Registry as MetricsRegistry } from 'prom-client';
 import { RegistryError } from '../../errors.js';
 import { looksLikeDigest, parseDigest } from '../../oci/digest.js';
 import { parseRepositoryName, parseTag } from '../../oci/names.js';
@@ -46,6 +47,22 @@ export interface RegistryReadRoutesOptions {
   registryHost?: string;
   /** Mirror cache counters, once the mirror exposes them. */
   mirrorStats?: () => Promise<MirrorStats | undefined>;
+}
+
+/**
+ * Mirror cache counters from this process's metrics (the mirror counts hits and misses there).
+ * Undefined when no mirror is configured. Per process: with several workers each has its own.
+ */
+export function mirrorStatsFrom(metrics: MetricsRegistry): () => Promise<MirrorStats | undefined> {
+  const total = async (name: string) => {
+    const metric = metrics.getSingleMetric(name);
+    if (!metric) return undefined;
+    return (await metric.get()).values.reduce((sum, v) => sum + v.value, 0);
+  };
+  return async () => {
+    const [hits, misses] = await Promise.all([total('wharf_mirror_cache_hits_total'), total('wharf_mirror_cache_misses_total')]);
+    return hits === undefined || misses === undefined ? undefined : { hits, misses };
+  };
 }
 
 const SORTS = new Set<RepositorySort>(['name', 'size', 'tags', 'pushed']);
