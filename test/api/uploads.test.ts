@@ -3,14 +3,12 @@
  * mounts, Location values, client disconnects, a server restart mid-upload, concurrent pushes.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { closeIdleConnections, del, get, head, patch, post, pushBlob, put, request, type Response } from '../fixtures/http.js';
 import { randomBlob, sha256 } from '../fixtures/images.js';
 import { makeTempDir, removeDir } from '../fixtures/paths.js';
-import { startWharf, type WharfServer } from '../fixtures/server.js';
+import { startWharf, storageKeys, type WharfServer } from '../fixtures/server.js';
 import { assertAlive, assertError } from './support.js';
 
 const UUID = /^[0-9a-f-]{36}$/;
@@ -41,15 +39,20 @@ async function startSession(srv: WharfServer, repo: string): Promise<Response> {
   return r;
 }
 
-/** Files left in the driver's upload area (each session is uploads/<id>/). */
+/** Upload session ids that still have data in the store (filesystem or s3: uploads/<id>/…). */
 async function uploadDirs(srv: WharfServer): Promise<string[]> {
-  const dir = path.join(srv.dataDir, 'storage', 'uploads');
-  return existsSync(dir) ? readdir(dir) : [];
+  return [...new Set((await storageKeys(srv, 'uploads/')).map((k) => k.split('/')[1]!))];
 }
 
-function blobFile(srv: WharfServer, digest: string): string {
+/** The store key of a verified blob. */
+function blobKey(digest: string): string {
   const hex = digest.slice('sha256:'.length);
-  return path.join(srv.dataDir, 'storage', 'blobs', 'sha256', hex.slice(0, 2), hex);
+  return `blobs/sha256/${hex.slice(0, 2)}/${hex}`;
+}
+
+/** Whether the store holds `digest` as a blob (on any backend). */
+async function blobStored(srv: WharfServer, digest: string): Promise<boolean> {
+  return (await storageKeys(srv, blobKey(digest))).includes(blobKey(digest));
 }
 
 describe('uploads', () => {
@@ -89,8 +92,8 @@ describe('uploads', () => {
     assertError(r, 400, 'DIGEST_INVALID');
     assert.equal((await head(`${srv.url}/v2/up/wrong/blobs/${claimed}`)).status, 404);
     assert.equal((await head(`${srv.url}/v2/up/wrong/blobs/${sha256(bytes)}`)).status, 404);
-    assert.equal(existsSync(blobFile(srv, claimed)), false);
-    assert.equal(existsSync(blobFile(srv, sha256(bytes))), false);
+    assert.equal(await blobStored(srv, claimed), false);
+    assert.equal(await blobStored(srv, sha256(bytes)), false);
     await assertAlive(srv.url);
   });
 
@@ -128,7 +131,10 @@ describe('uploads', () => {
     assert.equal(f.headers['location'], `/v2/up/stream/blobs/${digest}`);
     const g = await get(follow(srv, f.headers['location']));
     assert.ok(g.body.equals(bytes));
-    assert.deepEqual(await uploadDirs(srv).then((d) => d.includes(String(s.headers['docker-upload-uuid']))), false);
+    assert.equal((await uploadDirs(srv)).includes(String(s.headers['docker-upload-uuid'])), false);
+    // a finished session is gone
+    assertError(await get(follow(srv, p.headers['location'])), 404, 'BLOB_UPLOAD_UNKNOWN');
+    assertError(await patch(follow(srv, p.headers['location']), { body: 'x' }), 404, 'BLOB_UPLOAD_UNKNOWN');
   });
 
   test('chunked PATCHes with Content-Range, GET status, out-of-order 416, PUT with a final chunk', async () => {
@@ -203,7 +209,7 @@ describe('uploads', () => {
     assertError(await put(follow(srv, s.headers['location'], `digest=${wrong}`)), 400, 'DIGEST_INVALID');
     assert.equal((await head(`${srv.url}/v2/up/mismatch/blobs/${wrong}`)).status, 404);
     assert.equal((await head(`${srv.url}/v2/up/mismatch/blobs/${sha256(bytes)}`)).status, 404);
-    assert.equal(existsSync(blobFile(srv, wrong)), false);
+    assert.equal(await blobStored(srv, wrong), false);
     assertError(await get(loc), 404, 'BLOB_UPLOAD_UNKNOWN');
     assert.equal((await uploadDirs(srv)).includes(String(s.headers['docker-upload-uuid'])), false);
   });
@@ -323,7 +329,7 @@ describe('uploads', () => {
     await assert.rejects(post(`${srv.url}/v2/up/abort-mono/blobs/uploads/?digest=${digest}`, { body: chunks(bytes), abortAfterBytes: 512 * 1024 }));
     await assertAlive(srv.url);
     assert.equal((await head(`${srv.url}/v2/up/abort-mono/blobs/${digest}`)).status, 404);
-    assert.equal(existsSync(blobFile(srv, digest)), false);
+    assert.equal(await blobStored(srv, digest), false);
     // the aborted monolithic upload cleans its temporary session (poll: cleanup follows the abort)
     for (let i = 0; i < 100; i++) {
       const now = await uploadDirs(srv);
@@ -350,9 +356,8 @@ describe('uploads', () => {
       const g = await get(`${srv.url}/v2/${repo}/blobs/${digest}`);
       assert.equal(sha256(g.body), digest);
     }
-    const hex = digest.slice(7);
-    const dir = path.dirname(blobFile(srv, digest));
-    assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith(hex)), [hex]);
+    const key = blobKey(digest);
+    assert.deepEqual((await storageKeys(srv, path.posix.dirname(key) + '/')).filter((k) => k.startsWith(key)), [key]);
   });
 
   test('Location of every upload reply can be followed verbatim (PATCH → PATCH → PUT)', async () => {
