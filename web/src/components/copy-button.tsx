@@ -16,7 +16,7 @@ async function copy(text: string): Promise<void> {
   area.remove();
 }
 
-export function CopyButton({ text, label }: { text: string; label: string }) {
+export function CopyButton({ text, label, caption = 'Copy' }: { text: string; label: string; caption?: string }) {
   const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle');
   const onClick = () => {
     copy(text).then(
@@ -27,7 +27,7 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
   };
   return (
     <button type="button" className="button small" onClick={onClick} aria-label={label} title={label}>
-      {state === 'copied' ? 'Copied' : state === 'failed' ? 'Copy failed' : 'Copy'}
+      {state === 'copied' ? 'Copied' : state === 'failed' ? 'Copy failed' : caption}
       <span className="visually-hidden" aria-live="polite">
         {state === 'copied' ? 'Copied to the clipboard' : ''}
       </span>

@@ -88,8 +88,8 @@ export function RepositoryPage({ name }: { name: string }) {
                     </td>
                     <td>{formatAge(t.lastPulledAt)}</td>
                     <td className="nowrap">
-                      <CopyButton text={pullByTag(host, name, t.name)} label={`Copy pull command for ${name}:${t.name}`} />{' '}
-                      <CopyButton text={pullByDigest(host, name, t.digest)} label={`Copy pull-by-digest command for ${name}:${t.name}`} />
+                      <CopyButton text={pullByTag(host, name, t.name)} label={`Copy pull command for ${name}:${t.name}`} caption="Copy :tag" />{' '}
+                      <CopyButton text={pullByDigest(host, name, t.digest)} label={`Copy pull-by-digest command for ${name}:${t.name}`} caption="Copy @digest" />
                     </td>
                     <td>
                       <button type="button" className="button small danger" onClick={() => setDeleting(t)} aria-label={`Delete tag ${t.name}`}>
