@@ -5,6 +5,9 @@ const REDACT = [
   'password', '*.password', 'secret', '*.secret', 'secretKey', '*.secretKey', 'token', '*.token',
   'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization', 'req.headers.cookie',
   'accessKeySecret', '*.accessKeySecret', 'config.storage.s3.secretKey',
+  // Headers wherever a log call passes them (Fastify's req serializer, an upstream client's error).
+  'headers.cookie', 'headers["proxy-authorization"]', '*.headers.authorization', '*.headers.cookie', '*.headers["proxy-authorization"]',
+  'accessToken', '*.accessToken', 'refreshToken', '*.refreshToken',
 ];
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
