@@ -133,7 +133,7 @@ set -e
 S3_PASS_FILES=()
 if [ -n "${WHARF_TEST_S3_ENDPOINT:-}" ] && [ "${SKIP_S3_PASS:-}" != 1 ]; then
   for js in "${FILES[@]}"; do
-    [[ $js =~ ${S3_PASS_FILTER:-^dist/test/(api/|e2e/skopeo)} ]] && S3_PASS_FILES+=("$js")
+    [[ $js =~ ${S3_PASS_FILTER:-^dist/test/(api/|e2e/(registry-clients|skopeo))} ]] && S3_PASS_FILES+=("$js")
   done
 fi
 if [ ${#S3_PASS_FILES[@]} -gt 0 ]; then
