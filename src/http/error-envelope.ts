@@ -28,24 +28,46 @@ function envelope(code: string, message: string): ErrorBody {
   return { errors: [{ code, message }] };
 }
 
+/**
+ * A refused request whose body is still unread (an oversize manifest, an out-of-order chunk) is
+ * drained up to this many bytes before the reply, so the connection stays usable: a client still
+ * writing when the server closes gets EPIPE/ECONNRESET instead of our error. Larger bodies are
+ * discarded while the reply goes out with `Connection: close`.
+ */
+const DRAIN_BEFORE_REPLY_BYTES = 16 << 20;
+
+/** Reads and drops the rest of `request`'s body; true when it ended within `limit` bytes. */
+async function drainBody(request: FastifyRequest, limit: number): Promise<boolean> {
+  const declared = request.headers['content-length'];
+  if (declared !== undefined && !(Number(declared) <= limit)) return false;
+  let seen = 0;
+  try {
+    for await (const chunk of request.raw.iterator({ destroyOnReturn: false })) {
+      seen += (chunk as Buffer).length;
+      if (seen > limit) return false;
+    }
+  } catch {
+    return false;
+  }
+  return request.raw.readableEnded;
+}
+
 /** A Fastify error handler that answers with the OCI error envelope. */
-export function ociErrorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply) {
+export async function ociErrorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply) {
   const mapped = toHttpError(error);
   // A client that hung up mid-body surfaces as whatever layer was reading (storage wraps it as a
   // BackendError): not a server failure, so not logged as one.
   const clientGone = isClientAbort(error) || isClientAbort((error as Error | undefined)?.cause) || request.raw.socket?.destroyed === true;
   if (clientGone) request.log.info({ reason: (error as Error | undefined)?.message }, 'client aborted the request');
   else if (mapped.internal) request.log.error({ err: error }, 'request failed');
-  // A fully read request body is destroyed too (autoDestroy), so ask whether the *response* can
-  // still be written: only a closed socket means the client is gone.
-  if (reply.raw.headersSent || reply.raw.destroyed || request.raw.socket?.destroyed) return;
-  // Connection: close when the client's body may still be in flight (e.g. a refused upload).
-  // Discard the rest of it meanwhile: closing on unread data would reset the connection and the
-  // client could lose this reply.
-  if (!request.raw.readableEnded && request.raw.readable) {
+  if (!request.raw.readableEnded && request.raw.readable && !(await drainBody(request, DRAIN_BEFORE_REPLY_BYTES))) {
+    // Too much to drain: discard the rest while the reply goes out, then close.
     reply.header('Connection', 'close');
     request.raw.resume();
   }
+  // A fully read request body is destroyed too (autoDestroy), so ask whether the *response* can
+  // still be written: only a closed socket means the client is gone.
+  if (reply.raw.headersSent || reply.raw.destroyed || request.raw.socket?.destroyed) return reply;
   return reply.code(mapped.status).headers(mapped.headers).type('application/json').send(mapped.body);
 }
 
