@@ -73,9 +73,10 @@ try {
     await new Promise((r) => setTimeout(r, 200));
     cached.push(await timedGet(`${mirror.url}/v2/hub/bench/up/blobs/${digest}`, digest));
     direct.push(await timedGet(`${upstream.url}/v2/bench/up/blobs/${digest}`, digest));
+    // a fresh private blob too, so both are "first read after the write" (same page-cache state)
+    const privateDigest = await pushStreamedBlob(mirror.url, 'bench/private', `mirror-bench-private-${Date.now()}-${i}`, size);
+    privateRuns.push(await timedGet(`${mirror.url}/v2/bench/private/blobs/${privateDigest}`, privateDigest));
   }
-  const privateDigest = await pushStreamedBlob(mirror.url, 'bench/private', `mirror-bench-private-${Date.now()}`, size);
-  for (let i = 0; i < runs; i++) privateRuns.push(await timedGet(`${mirror.url}/v2/bench/private/blobs/${privateDigest}`, privateDigest));
 
   const rows = [
     ['uncached blob through the mirror (first pull)', summary(uncachedRuns)],

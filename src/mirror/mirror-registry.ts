@@ -66,7 +66,16 @@ export function mirrorRegistry(deps: MirrorDeps, router: MirrorRouter, blobs: Bl
   return {
     async statBlob(name, digest) {
       const route = await routeOf(name);
-      return route ? blobs.stat(route, digest) : inner.statBlob(name, digest);
+      if (!route) return inner.statBlob(name, digest);
+      if (router.isMirrorName(name)) return blobs.stat(route, digest);
+      try {
+        return await blobs.stat(route, digest);
+      } catch (error) {
+        // A bare name may be a private repository being pushed for the first time: its clients
+        // HEAD each blob before uploading, and must get a plain 404, not the upstream's 401/503.
+        if (error instanceof RegistryError) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
+        throw error;
+      }
     },
     async readBlob(name, digest, options = {}) {
       const route = await routeOf(name);

@@ -89,8 +89,12 @@ describe('mirror: pull-through cache of a Wharf upstream', () => {
     assert.deepEqual(second.blobs, first.blobs);
     assert.deepEqual(up.blobRequests(), [], 'no upstream blob request on the second pull');
     assert.deepEqual(up.requests, [], 'tag within its TTL: no upstream request at all');
-    // cached bytes are ordinary content-addressed blobs in the mirror's storage
-    for (const d of img.blobs.keys()) assert.ok(existsSync(blobFile(mirror, d)));
+    // cached bytes are ordinary content-addressed blobs in the mirror's storage (stored once the
+    // verified download has been copied from the spool, which may finish just after the pull)
+    for (const d of img.blobs.keys()) {
+      for (let i = 0; i < 100 && !existsSync(blobFile(mirror, d)); i++) await sleep(50);
+      assert.ok(existsSync(blobFile(mirror, d)), `${d} stored`);
+    }
 
     const metrics = await get(`${mirror.url}/metrics`);
     if (metrics.status === 200) {
@@ -126,7 +130,15 @@ describe('mirror: pull-through cache of a Wharf upstream', () => {
     assert.equal(missing.status, 404);
     assert.equal(missing.json<ErrorBody>().errors[0]!.code, 'MANIFEST_UNKNOWN');
     assert.match(missing.json<ErrorBody>().errors[0]!.message, /upstream up/);
-    // a private push to a root name works and wins from then on
+    // a private push to a root name works and wins from then on; its blob HEADs get a plain 404
+    // even while the default upstream cannot answer
+    up.mode = 'error503';
+    try {
+      const probe = await head(`${mirror.url}/v2/t/private/blobs/${sha256('nothing')}`);
+      assert.equal(probe.status, 404);
+    } finally {
+      up.mode = 'pass';
+    }
     const mine = smallImage();
     await pushImage(mirror.url, 't/private', 'v1', mine);
     assert.equal((await pull(mirror.url, 't/private', 'v1')).digest, mine.manifest.digest);
