@@ -13,6 +13,7 @@ import { SignJWT } from 'jose';
 import { get, post, pushImage, pushManifest, request } from '../fixtures/http.js';
 import { ociImage } from '../fixtures/images.js';
 import { makeTempDir, removeDir } from '../fixtures/paths.js';
+import { freshDatabase, postgresSkipReason } from '../fixtures/postgres.js';
 import { startWharfFor } from '../fixtures/server.js';
 import { ADMIN, adminEnv, api, apiOk, type Creds } from './auth-support.js';
 import { assertError } from './support.js';
@@ -258,4 +259,21 @@ test('a token from one instance works on another sharing the database', async (t
   for (let i = 0; i < 5; i++) await get(`${first.url}/token?service=wharf`, { auth: { username: 'nobody', password: 'x' } });
   for (let i = 0; i < 5; i++) await get(`${second.url}/token?service=wharf`, { auth: { username: 'nobody', password: 'x' } });
   assertError(await get(`${first.url}/token?service=wharf`, { auth: { username: 'nobody', password: 'x' } }), 429, 'TOOMANYREQUESTS', 'shared counters');
+});
+
+test('two instances on PostgreSQL share the signing key, sessions and login counters', { skip: postgresSkipReason() }, async (t) => {
+  const db = await freshDatabase(t);
+  const config = { auth: { mode: 'token' }, database: { driver: 'postgres', postgres: { url: db.url } }, storage: { driver: 'filesystem' } };
+  const first = await startWharfFor(t, { config, env: adminEnv });
+  // Same database, same blob directory, different processes.
+  const second = await startWharfFor(t, { config: [config, { storage: { filesystem: { rootDirectory: path.join(first.dataDir, 'storage') } } }] });
+  const token = await tokenFor(first.url, ADMIN, ['repository:shared/app:pull,push']);
+  const image = ociImage();
+  await pushImage(second.url, 'shared/app', 'v1', image, { bearer: token });
+  assert.equal((await get(`${first.url}/v2/shared/app/manifests/v1`, { bearer: token, headers: { accept: image.manifest.mediaType } })).status, 200);
+  for (let i = 0; i < 5; i++) await get(`${first.url}/token?service=wharf`, { auth: { username: 'nobody', password: 'x' } });
+  for (let i = 0; i < 5; i++) await get(`${second.url}/token?service=wharf`, { auth: { username: 'nobody', password: 'x' } });
+  assertError(await get(`${second.url}/token?service=wharf`, { auth: { username: 'nobody', password: 'x' } }), 429, 'TOOMANYREQUESTS', 'shared counters');
+  const audit = (await request('GET', `${second.url}/api/v1/audit?actor=nobody`, { bearer: await tokenFor(first.url, undefined, []) })).status;
+  assert.equal(audit, 401, 'an anonymous token does not read the audit log');
 });
