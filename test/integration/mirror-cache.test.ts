@@ -11,6 +11,8 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { get, head, post, pushImage, pushManifest, request } from '../fixtures/http.js';
 import { MEDIA, ociImage, randomBlob, sha256, type Image } from '../fixtures/images.js';
+import { makeTempDir, removeDir } from '../fixtures/paths.js';
+import { freshDatabase, postgresSkipReason } from '../fixtures/postgres.js';
 import { startWharf, type WharfServer } from '../fixtures/server.js';
 import { hashStream, pushStreamedBlob, startCountingProxy, type CountingProxy } from './mirror-fixtures.js';
 
@@ -323,5 +325,45 @@ describe('mirror: cache size limit', () => {
     // docker.io upstream: proxy-project names without a namespace get library/
     await pushImage(upstream.url, 'library/solo', 'v1', smallImage());
     assert.equal((await get(`${mirror.url}/v2/up/solo/manifests/v1`, { headers: { accept: ACCEPT } })).status, 200);
+  });
+});
+
+describe('mirror: several instances share one cache (PostgreSQL + one storage directory)', { skip: postgresSkipReason() }, () => {
+  test('a blob cached by one instance is served by another without asking the upstream; eviction works on PostgreSQL', async (t) => {
+    const upstream = await startWharf();
+    t.after(() => upstream.stop());
+    const proxy = await startCountingProxy(upstream.url);
+    t.after(() => proxy.close());
+    const database = await freshDatabase(t);
+    const shared = await makeTempDir('mirror-shared-storage-');
+    t.after(() => removeDir(shared));
+    const config = {
+      database: { driver: 'postgres', postgres: { url: database.url } },
+      storage: { driver: 'filesystem', filesystem: { rootDirectory: shared } },
+      mirror: { cacheMaxBytes: 200_000, upstreams: [{ name: 'up', url: proxy.url, registry: 'docker.io' }] },
+    };
+    const a = await startWharf({ config });
+    t.after(() => a.stop());
+    const b = await startWharf({ config });
+    t.after(() => b.stop());
+
+    const first = ociImage({ layers: [randomBlob(120_000)] });
+    const second = ociImage({ layers: [randomBlob(120_000)] });
+    await pushImage(upstream.url, 't/one', 'v1', first);
+    await pushImage(upstream.url, 't/two', 'v1', second);
+    await pull(a.url, 'up/t/one', 'v1');
+    proxy.reset();
+    const viaB = await pull(b.url, 'up/t/one', 'v1');
+    assert.equal(viaB.digest, first.manifest.digest);
+    assert.deepEqual(proxy.blobRequests(), [], 'instance b served a blob instance a cached');
+
+    // over the 200 kB limit: t/one (least recently pulled) goes, on the shared database
+    await sleep(1100);
+    await pull(b.url, 'up/t/two', 'v1');
+    const hex = first.layers[0]!.digest.slice('sha256:'.length);
+    const file = path.join(shared, 'blobs', 'sha256', hex.slice(0, 2), hex);
+    for (let i = 0; i < 100 && existsSync(file); i++) await sleep(50);
+    assert.ok(!existsSync(file), 'evicted');
+    assert.equal((await pull(a.url, 'up/t/one', 'v1')).digest, first.manifest.digest, 'fetched again on demand');
   });
 });
