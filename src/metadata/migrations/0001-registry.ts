@@ -1,11 +1,19 @@
-import type { Kysely, Migration } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type Migration } from 'kysely';
+
+/**
+ * Names that lists return in order (repositories, tags) sort byte-wise, as the spec asks: SQLite
+ * compares text that way already; PostgreSQL needs the "C" collation, whatever the database's default.
+ */
+function orderedText(db: Kysely<unknown>) {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? sql`text collate "C"` : sql`text`;
+}
 
 /** Repositories, blobs, manifests, references, tags and upload sessions. */
 export const registryTables: Migration = {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('repositories')
-        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('name', orderedText(db), (c) => c.primaryKey())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .execute();
       await db.schema
@@ -48,7 +56,7 @@ export const registryTables: Migration = {
       await db.schema
         .createTable('tags')
         .addColumn('repository', 'text', (c) => c.notNull())
-        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('name', orderedText(db), (c) => c.notNull())
         .addColumn('digest', 'text', (c) => c.notNull())
         .addColumn('updated_at', 'bigint', (c) => c.notNull())
         .addPrimaryKeyConstraint('tags_pk', ['repository', 'name'])
