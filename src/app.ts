@@ -70,7 +70,13 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
   );
   let draining = false;
   // Users, projects, tokens and the audit log (docs/security.md).
-  const auth = await createAuth({ config: config.auth, metadata, now: Date.now, onError: (error) => logger.error({ err: error }, 'audit write failed') });
+  const auth = await createAuth({
+    config: config.auth,
+    metadata,
+    now: Date.now,
+    onError: (error) => logger.error({ err: error }, 'audit write failed'),
+    mirror: { projects: new Set(config.mirror.upstreams.map((u) => u.name)), hasDefault: config.mirror.upstreams.some((u) => u.default) },
+  });
   const bootstrapped = await bootstrapAdmin(auth, process.env);
   if (bootstrapped) logger.info({ user: bootstrapped }, 'first administrator created from WHARF_ADMIN_USER');
   const authHttp = authSurfaces(auth, { publicUrl: config.http.publicUrl });
@@ -150,9 +156,9 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
       closing ??= (async () => {
         draining = true;
         await http.close();
-        await mirror?.close();
         authMaintenance.stop();
         await auth.audit.settle();
+        await mirror?.close();
         await uploadPurge.stop();
         await db!.destroy();
         await storage.close();

@@ -5,7 +5,7 @@ import { auditLog, type AuditLog } from './audit-log.js';
 import { authenticator, type Authenticator } from './authenticator.js';
 import { htpasswdFile } from './htpasswd.js';
 import { loginLimiter } from './login-limiter.js';
-import { permissions, type Permissions } from './permissions.js';
+import { permissions, type MirrorNames, type Permissions } from './permissions.js';
 import { loadSigningKey, tokenService, type TokenService } from './tokens.js';
 import type { SessionStore } from '../metadata/sessions.js';
 
@@ -23,7 +23,7 @@ export interface AuthServices {
   now: () => number;
 }
 
-export async function createAuth(options: { config: AuthConfig; metadata: MetadataStore; now: () => number; onError: (error: unknown) => void }): Promise<AuthServices> {
+export async function createAuth(options: { config: AuthConfig; metadata: MetadataStore; now: () => number; onError: (error: unknown) => void; mirror?: MirrorNames }): Promise<AuthServices> {
   const { config, metadata, now } = options;
   const audit = auditLog({ store: metadata.audit, now, retentionDays: config.auditRetentionDays, onError: options.onError });
   const htpasswd = config.htpasswd ? htpasswdFile(config.htpasswd, now) : undefined;
@@ -32,7 +32,7 @@ export async function createAuth(options: { config: AuthConfig; metadata: Metada
   return {
     config,
     authenticator: authenticator({ users: metadata.users, robots: metadata.robots, htpasswd, limiter, audit, now }),
-    permissions: permissions({ projects: metadata.projects, options: { open: config.mode === 'none', anonymousPull: config.anonymousPull }, now }),
+    permissions: permissions({ projects: metadata.projects, options: { open: config.mode === 'none', anonymousPull: config.anonymousPull }, now, ...(options.mirror ? { mirror: options.mirror } : {}) }),
     accounts: accounts({ metadata, audit, now, userExists: async (name) => (await htpasswd?.hashFor(name)) !== undefined }),
     audit,
     tokens: tokenService({ key, issuer: config.token.issuer, service: config.token.service, expirySeconds: config.token.expirySeconds, now }),

@@ -17,13 +17,21 @@ export interface Permissions {
   ensureProject(project: string): Promise<void>;
 }
 
-export function permissions(deps: { projects: ProjectStore; options: PolicyOptions; now: () => number }): Permissions {
+export interface MirrorNames {
+  /** Names of the mirror's upstreams: each is a read-only proxy project. */
+  projects: ReadonlySet<string>;
+  /** A default upstream exists: a name with no local project is pulled through it. */
+  hasDefault: boolean;
+}
+
+export function permissions(deps: { projects: ProjectStore; options: PolicyOptions; now: () => number; mirror?: MirrorNames }): Permissions {
   const known = new Set<string>();
   return {
     async inProject(principal, project) {
       const stored = await deps.projects.get(project);
       const role = principal.kind === 'user' && stored ? await deps.projects.role(project, principal.name) : undefined;
-      const facts = { name: project, exists: stored !== undefined, public: stored?.public ?? false };
+      const mirror = deps.mirror !== undefined && (deps.mirror.projects.has(project) || (stored === undefined && deps.mirror.hasDefault));
+      const facts = { name: project, exists: stored !== undefined, public: stored?.public ?? false, mirror };
       return projectPermissions(subjectOf(principal, role !== undefined && isRole(role) ? role : undefined), facts, deps.options);
     },
     system(principal) {

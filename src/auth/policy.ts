@@ -38,6 +38,8 @@ export interface ProjectFacts {
   name: string;
   exists: boolean;
   public: boolean;
+  /** The name is served by the registry mirror (an upstream's proxy project, or a name routed to the default upstream). */
+  mirror?: boolean;
 }
 
 export interface PolicyOptions {
@@ -52,6 +54,8 @@ export function projectPermissions(subject: Subject, project: ProjectFacts, opti
   if (options.open || (subject.kind === 'user' && subject.admin)) return new Set(ALL_PROJECT);
   const granted = new Set<ProjectPermission>();
   if (options.anonymousPull || (project.exists && project.public)) granted.add('pull');
+  // Mirrored public images are for everyone who may use the registry; they are read-only anyway.
+  if (project.mirror && subject.kind !== 'anonymous') granted.add('pull');
   if (!project.exists) return granted;
   if (subject.kind === 'user' && subject.role) for (const p of rolePermissions[subject.role]) granted.add(p);
   if (subject.kind === 'robot' && subject.project === project.name) for (const a of subject.actions) granted.add(a);
