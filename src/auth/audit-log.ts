@@ -26,31 +26,48 @@ export interface AuditLog {
   purge(): Promise<number>;
 }
 
+const FLUSH_DELAY_MS = 100;
+const FLUSH_BATCH = 500;
+
+/**
+ * Events are batched: each write of the metadata database is a durable commit, and one per pulled
+ * manifest would cap pulls at the disk's fsync rate. A batch goes out within FLUSH_DELAY_MS, or at
+ * once when FLUSH_BATCH events wait; `settle()` flushes now.
+ */
 export function auditLog(options: { store: AuditStore; now: () => number; retentionDays: number; onError: (error: unknown) => void }): AuditLog {
-  const pending = new Set<Promise<void>>();
+  let queue: AuditEvent[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let writing: Promise<void> = Promise.resolve();
+
+  const flush = (): Promise<void> => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (queue.length === 0) return writing;
+    const batch = queue;
+    queue = [];
+    writing = writing.then(() => options.store.append(batch)).catch(options.onError);
+    return writing;
+  };
+
   return {
     record(event) {
-      const write = options.store
-        .append({
-          id: `${options.now().toString(36).padStart(9, '0')}-${randomUUID()}`,
-          time: options.now(),
-          actor: event.actor,
-          source: event.source ?? null,
-          action: event.action,
-          project: event.project ?? null,
-          repository: event.repository ?? null,
-          reference: event.reference ?? null,
-          digest: event.digest ?? null,
-          result: event.result,
-          detail: event.detail ? JSON.stringify(event.detail) : null,
-        })
-        .catch(options.onError)
-        .finally(() => pending.delete(write));
-      pending.add(write);
+      queue.push({
+        id: `${options.now().toString(36).padStart(9, '0')}-${randomUUID()}`,
+        time: options.now(),
+        actor: event.actor,
+        source: event.source ?? null,
+        action: event.action,
+        project: event.project ?? null,
+        repository: event.repository ?? null,
+        reference: event.reference ?? null,
+        digest: event.digest ?? null,
+        result: event.result,
+        detail: event.detail ? JSON.stringify(event.detail) : null,
+      });
+      if (queue.length >= FLUSH_BATCH) void flush();
+      else timer ??= setTimeout(() => void flush(), FLUSH_DELAY_MS).unref();
     },
-    async settle() {
-      await Promise.all([...pending]);
-    },
+    settle: flush,
     query(query) {
       return options.store.query(query);
     },
