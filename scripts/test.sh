@@ -67,6 +67,8 @@ cleanup() {
   if [ "$rc" = 0 ] && [ "${KEEP_TEST_WORK:-}" != 1 ]; then rm -rf "$WORK"
   else log "work dir kept: $WORK"; fi
   log "total $(( ($(now_ms) - T0) / 1000 )) s, exit $rc"
+  # One closing line for both node --test runs (the main one and the s3 pass).
+  [ -z "${SUMMARY:-}" ] || echo "$SUMMARY"
   exit "$rc"
 }
 trap cleanup EXIT
@@ -124,8 +126,8 @@ log "running ${#FILES[@]} test file(s)"
 export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--enable-source-maps"
 set +e
 node --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="${TEST_TIMEOUT_MS:-300000}" \
-  --test-reporter="${TEST_REPORTER:-spec}" "$@" "${FILES[@]}"
-RC=$?
+  --test-reporter="${TEST_REPORTER:-spec}" "$@" "${FILES[@]}" | tee "$WORK/main.out"
+RC=${PIPESTATUS[0]}
 set -e
 
 # --- s3 pass: the registry API suite and the skopeo end-to-end tests once more, with every Wharf the
@@ -141,10 +143,14 @@ if [ ${#S3_PASS_FILES[@]} -gt 0 ]; then
   ts=$(now_ms)
   set +e
   WHARF_TEST_STORAGE=s3 node --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="${TEST_TIMEOUT_MS:-300000}" \
-    --test-reporter="${TEST_REPORTER:-spec}" "$@" "${S3_PASS_FILES[@]}"
-  S3_RC=$?
+    --test-reporter="${TEST_REPORTER:-spec}" "$@" "${S3_PASS_FILES[@]}" | tee "$WORK/s3.out"
+  S3_RC=${PIPESTATUS[0]}
   set -e
   log "s3 pass: exit $S3_RC in $(( ($(now_ms) - ts) / 1000 )) s"
   [ "$RC" != 0 ] || RC=$S3_RC
 fi
+# Sum the runs' counters (spec reporter: "ℹ pass N") into one closing line.
+count() { awk -v k="$1" '$1 == "ℹ" && $2 == k { n += $3 } END { print n + 0 }' /dev/null "$WORK"/*.out; }
+SUMMARY="total: $(count pass) passed, $(count fail) failed, $(count skipped) skipped"
+[ "$RC" != 0 ] || [ "$(count fail)" = 0 ] || RC=1
 exit "$RC"
