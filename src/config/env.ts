@@ -74,6 +74,8 @@ export function readEnvOverrides(
     const value = env[variable];
     if (value === undefined || !variable.toUpperCase().startsWith('WHARF_')) continue;
     if (reservedEnvNames.includes(variable.toUpperCase())) continue;
+    // The test harness's own variables (service endpoints) share the prefix but are not config.
+    if (variable.toUpperCase().startsWith('WHARF_TEST_')) continue;
     const words = variable
       .slice('WHARF_'.length)
       .toLowerCase()
