@@ -10,6 +10,8 @@ import { blobKey } from '../storage/keys.js';
 import type { RegistryDeps } from './deps.js';
 import type { BlobInfo, ChunkRange, Registry, UploadStatus } from './registry.js';
 
+const TOUCH_INTERVAL_MS = 30_000;
+
 /**
  * Upload sessions. The session row and the bytes are the truth (any process may continue a
  * session); the running sha256 of a session lives in the process that received its bytes, and is
@@ -21,6 +23,19 @@ export function uploadUseCases(
 ): Pick<Registry, 'startUpload' | 'mountBlob' | 'uploadBlob' | 'appendUpload' | 'uploadStatus' | 'finishUpload' | 'cancelUpload'> {
   const { metadata, storage } = deps;
   const hashers = new Map<string, { hash: Hash; size: number }>();
+  const touched = new Map<string, number>();
+
+  /**
+   * Records progress in the session row at most every TOUCH_INTERVAL_MS: the row's size is
+   * informational (the store's size is the truth) and its time only feeds the hours-scale purge,
+   * while each write is a durable commit that a chunked push would otherwise pay per PATCH.
+   */
+  async function touch(id: string, size: number): Promise<void> {
+    const now = deps.now();
+    if (now - (touched.get(id) ?? 0) < TOUCH_INTERVAL_MS) return;
+    touched.set(id, now);
+    await metadata.uploads.setSize(id, size, now);
+  }
   const sessions = new KeyedMutex();
 
   async function session(repository: string, id: string) {
@@ -83,7 +98,7 @@ export function uploadUseCases(
       throw error;
     }
     if (hasher) hasher.size = size;
-    await metadata.uploads.setSize(id, size, deps.now());
+    await touch(id, size);
     if (range && size - offset !== range.end - range.start + 1) {
       throw new RegistryError('SIZE_INVALID', `Content-Range announced ${range.end - range.start + 1} bytes, received ${size - offset}`, {
         detail: { uuid: id },
@@ -119,11 +134,13 @@ export function uploadUseCases(
       await tx.blobs.link(repository, digest.value, now);
       await tx.uploads.remove(id);
     });
+    touched.delete(id);
     return { digest: digest.value, size };
   }
 
   async function discard(id: string): Promise<void> {
     hashers.delete(id);
+    touched.delete(id);
     await storage.abortUpload(id);
     await metadata.uploads.remove(id);
   }
