@@ -1,4 +1,5 @@
 import type { Db } from './database.js';
+import { missingDigests } from './missing-digests.js';
 
 export interface BlobRecord {
   digest: string;
@@ -46,21 +47,6 @@ export function blobStore(db: Db): BlobStore {
         .where('rb.digest', '=', digest)
         .executeTakeFirst();
     },
-    async missingInRepository(repository, digests) {
-      const unique = [...new Set(digests)];
-      if (unique.length === 0) return [];
-      const found = new Set<string>();
-      // Chunked to stay under SQLite's bound-parameter limit for very large manifests.
-      for (let i = 0; i < unique.length; i += 500) {
-        const rows = await db
-          .selectFrom('repository_blobs')
-          .select('digest')
-          .where('repository', '=', repository)
-          .where('digest', 'in', unique.slice(i, i + 500))
-          .execute();
-        for (const row of rows) found.add(row.digest);
-      }
-      return unique.filter((d) => !found.has(d));
-    },
+    missingInRepository: (repository, digests) => missingDigests(db, 'repository_blobs', repository, digests),
   };
 }

@@ -1,4 +1,7 @@
+import type { ParsedManifest } from '../oci/manifest.js';
+import { referrerArtifactType } from '../oci/manifest.js';
 import type { Db } from './database.js';
+import { missingDigests } from './missing-digests.js';
 
 export interface ManifestRecord {
   repository: string;
@@ -17,9 +20,29 @@ export interface ManifestReference {
   kind: 'blob' | 'manifest';
 }
 
+/** What storing `parsed` as `digest` in `repository` writes: its row and its references. */
+export function manifestEntry(repository: string, digest: string, size: number, parsed: ParsedManifest, now: number) {
+  const record: ManifestRecord = {
+    repository,
+    digest,
+    mediaType: parsed.mediaType,
+    size,
+    artifactType: referrerArtifactType(parsed) ?? null,
+    subject: parsed.subject?.digest ?? null,
+    configDigest: parsed.config?.digest ?? null,
+    annotations: parsed.annotations ?? null,
+    createdAt: now,
+  };
+  const references: ManifestReference[] = [
+    ...parsed.blobs.map((d) => ({ child: d.digest, kind: 'blob' as const })),
+    ...parsed.manifests.map((d) => ({ child: d.digest, kind: 'manifest' as const })),
+  ];
+  return { record, references };
+}
+
 export interface ManifestStore {
   /** Inserts the manifest and what it references (idempotent for the same digest). */
-  add(record: ManifestRecord, references: ManifestReference[]): Promise<void>;
+  add(entry: { record: ManifestRecord; references: ManifestReference[] }): Promise<void>;
   get(repository: string, digest: string): Promise<ManifestRecord | undefined>;
   /** Which of `digests` are not manifests of `repository`. */
   missing(repository: string, digests: string[]): Promise<string[]>;
@@ -57,7 +80,7 @@ export const toManifestRecord = (row: Row): ManifestRecord => ({
 
 export function manifestStore(db: Db): ManifestStore {
   return {
-    async add(record, references) {
+    async add({ record, references }) {
       const inserted = await db
         .insertInto('manifests')
         .values({
@@ -88,21 +111,7 @@ export function manifestStore(db: Db): ManifestStore {
       const row = await db.selectFrom('manifests').select(columns).where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
       return row ? toManifestRecord(row) : undefined;
     },
-    async missing(repository, digests) {
-      const unique = [...new Set(digests)];
-      if (unique.length === 0) return [];
-      const found = new Set<string>();
-      for (let i = 0; i < unique.length; i += 500) {
-        const rows = await db
-          .selectFrom('manifests')
-          .select('digest')
-          .where('repository', '=', repository)
-          .where('digest', 'in', unique.slice(i, i + 500))
-          .execute();
-        for (const row of rows) found.add(row.digest);
-      }
-      return unique.filter((d) => !found.has(d));
-    },
+    missing: (repository, digests) => missingDigests(db, 'manifests', repository, digests),
     async remove(repository, digest) {
       await db.deleteFrom('manifest_references').where('repository', '=', repository).where('parent', '=', digest).execute();
       const result = await db.deleteFrom('manifests').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();

@@ -1,11 +1,12 @@
 import { RegistryError } from '../errors.js';
 import { digestOf, looksLikeDigest, parseDigest } from '../oci/digest.js';
-import { parseManifest, referrerArtifactType, type ParsedManifest } from '../oci/manifest.js';
+import { parseManifest, type ParsedManifest } from '../oci/manifest.js';
 import { acceptsMediaType, bareMediaType, MediaType } from '../oci/media-types.js';
 import { parseTag } from '../oci/names.js';
 import { readSmall } from '../lib/streams.js';
 import type { ManifestContent } from '../registry/registry.js';
 import { blobKey } from '../storage/keys.js';
+import { manifestEntry } from '../metadata/manifests.js';
 import { TOUCH_GRANULARITY_MS, type MirrorDeps } from './deps.js';
 import { hasCode, toRegistryError } from './map-error.js';
 import type { MirrorRoute } from './routing.js';
@@ -102,23 +103,7 @@ export function manifestCache(deps: MirrorDeps): ManifestCache {
     await metadata.transaction(async (tx) => {
       await tx.repositories.ensure(repository, now);
       await tx.blobs.add({ digest: content.digest, size: content.size }, now);
-      await tx.manifests.add(
-        {
-          repository,
-          digest: content.digest,
-          mediaType: parsed.mediaType,
-          size: content.size,
-          artifactType: referrerArtifactType(parsed) ?? null,
-          subject: parsed.subject?.digest ?? null,
-          configDigest: parsed.config?.digest ?? null,
-          annotations: parsed.annotations ?? null,
-          createdAt: now,
-        },
-        [
-          ...parsed.blobs.map((d) => ({ child: d.digest, kind: 'blob' as const })),
-          ...parsed.manifests.map((d) => ({ child: d.digest, kind: 'manifest' as const })),
-        ],
-      );
+      await tx.manifests.add(manifestEntry(repository, content.digest, content.size, parsed, now));
       await tx.mirrorCache.record({ repository, digest: content.digest, kind: 'manifest', size: content.size, upstream: route.upstream.name }, now);
       if (tag) {
         await tx.tags.set(repository, tag, content.digest, now);

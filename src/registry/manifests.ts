@@ -1,11 +1,11 @@
 import { RegistryError, StorageNotFoundError } from '../errors.js';
 import { digestOf, looksLikeDigest, parseDigest } from '../oci/digest.js';
-import { parseManifest, mustExist, referrerArtifactType } from '../oci/manifest.js';
+import { parseManifest, mustExist } from '../oci/manifest.js';
 import { acceptsMediaType, bareMediaType } from '../oci/media-types.js';
 import { parseTag } from '../oci/names.js';
 import { LruCache } from '../lib/lru.js';
 import { blobKey } from '../storage/keys.js';
-import type { ManifestReference } from '../metadata/manifests.js';
+import { manifestEntry } from '../metadata/manifests.js';
 import type { RegistryDeps } from './deps.js';
 import type { ManifestContent, ManifestInfo, Registry } from './registry.js';
 
@@ -89,28 +89,11 @@ export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManife
       if (!(await storage.stat(key))) await storage.write(key, body);
       bytesByDigest.set(digest.value, body);
 
-      const references: ManifestReference[] = [
-        ...parsed.blobs.map((d) => ({ child: d.digest, kind: 'blob' as const })),
-        ...parsed.manifests.map((d) => ({ child: d.digest, kind: 'manifest' as const })),
-      ];
       const now = deps.now();
       await metadata.transaction(async (tx) => {
         await tx.repositories.ensure(repository, now);
         await tx.blobs.add({ digest: digest.value, size: body.length }, now);
-        await tx.manifests.add(
-          {
-            repository,
-            digest: digest.value,
-            mediaType: parsed.mediaType,
-            size: body.length,
-            artifactType: referrerArtifactType(parsed) ?? null,
-            subject: parsed.subject?.digest ?? null,
-            configDigest: parsed.config?.digest ?? null,
-            annotations: parsed.annotations ?? null,
-            createdAt: now,
-          },
-          references,
-        );
+        await tx.manifests.add(manifestEntry(repository, digest.value, body.length, parsed, now));
         if (tag) await tx.tags.set(repository, tag, digest.value, now);
       });
       return { digest: digest.value, ...(parsed.subject ? { subject: parsed.subject.digest } : {}) };
