@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { AuthServices } from '../../auth/create-auth.js';
 import { projectOf } from '../../oci/names.js';
-import { sourceOf } from '../auth/credentials.js';
+import { auditRegistryEvent } from '../auth/audit-event.js';
 import { checkCsrf, needProject, type callerResolver } from './caller.js';
 import type { RegistryReadAccess } from './registry-read-routes.js';
 
@@ -25,19 +25,7 @@ export function registryReadAccess(auth: AuthServices, callers: ReturnType<typeo
       await needProject(auth, caller, projectOf(repository), 'delete');
     },
     record(request: FastifyRequest, event) {
-      void callers.of(request).then((caller) =>
-        auth.audit.record({
-          actor: caller.principal.name || 'anonymous',
-          source: sourceOf(request),
-          action: event.action,
-          project: projectOf(event.repository),
-          repository: event.repository,
-          reference: event.reference,
-          digest: event.digest,
-          result: 'success',
-          detail: { via: 'console' },
-        }),
-      );
+      void callers.of(request).then((caller) => auditRegistryEvent(auth.audit, request, caller.principal.name, event, { via: 'console' }));
     },
   };
 }

@@ -6,6 +6,7 @@ import { formatScope } from '../../auth/scopes.js';
 import { projectOf } from '../../oci/names.js';
 import type { AccessScope, RegistryEvent, V2Access } from '../access.js';
 import { denied, unauthorized, type ChallengeOptions } from './challenge.js';
+import { auditRegistryEvent } from './audit-event.js';
 import { sourceOf } from './credentials.js';
 import { principalResolver, type Resolved } from './resolve-principal.js';
 
@@ -86,17 +87,7 @@ export function v2Access(auth: AuthServices, options: { publicUrl?: string | und
       if (event.action === 'mount' || ((event.action === 'pull' || event.action === 'push') && !isManifest)) return;
       void (async () => {
         const resolved = mode === 'none' ? undefined : await resolve(request).catch(() => undefined);
-        auth.audit.record({
-          actor: resolved?.principal.name || 'anonymous',
-          source: sourceOf(request),
-          action: event.action,
-          project: projectOf(event.repository),
-          repository: event.repository,
-          reference: event.reference,
-          digest: event.digest,
-          result: 'success',
-          detail: resolved?.principal.kind === 'robot' ? { robot: true } : undefined,
-        });
+        auditRegistryEvent(auth.audit, request, resolved?.principal.name ?? '', event, resolved?.principal.kind === 'robot' ? { robot: true } : undefined);
       })();
     },
   };
