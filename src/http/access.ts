@@ -28,6 +28,8 @@ export interface RegistryEvent {
   reference?: string;
   digest?: string;
   mediaType?: string;
+  /** A pull served by the mirror: the upstream, and whether its cache had it. */
+  mirror?: { upstream: string; cache: 'hit' | 'miss' };
 }
 
 /** No authentication: every request may do everything (auth.mode `none`). */

@@ -55,7 +55,7 @@ export function manifestCache(deps: MirrorDeps): ManifestCache {
     metadata.mirrorCache.touch(route.cacheRepository, content.digest, deps.now(), TOUCH_GRANULARITY_MS).catch((error: unknown) => {
       log.warn({ err: error, repository: route.cacheRepository }, 'recording a mirror pull failed');
     });
-    return content;
+    return { ...content, mirror: { upstream: route.upstream.name, cache: 'hit' } };
   }
 
   async function fetchUpstream(route: MirrorRoute, reference: string, accept: string): Promise<ManifestContent> {
@@ -117,12 +117,13 @@ export function manifestCache(deps: MirrorDeps): ManifestCache {
   async function miss(route: MirrorRoute, reference: string, tag: string | undefined, accept: Set<string> | undefined): Promise<ManifestContent> {
     observer.miss(route.upstream.name, 'manifest');
     try {
+      const served = { upstream: route.upstream.name, cache: 'miss' as const };
       const content = await fetchUpstream(route, reference, tag ? FULL_ACCEPT : acceptHeader(accept));
       await keep(route, content, tag);
-      if (!tag || acceptable(accept, content.mediaType)) return content;
+      if (!tag || acceptable(accept, content.mediaType)) return { ...content, mirror: served };
       const negotiated = await fetchUpstream(route, reference, acceptHeader(accept));
       await keep(route, negotiated, undefined);
-      return negotiated;
+      return { ...negotiated, mirror: served };
     } catch (error) {
       throw failed(route, reference, error);
     }

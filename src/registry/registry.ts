@@ -41,6 +41,8 @@ export interface ManifestInfo {
 
 export interface ManifestContent extends ManifestInfo {
   bytes: Buffer;
+  /** Set by the mirror: which upstream served it, and whether from its cache (for the audit log). */
+  mirror?: { upstream: string; cache: 'hit' | 'miss' };
 }
 
 export interface PutManifestResult {

@@ -50,6 +50,28 @@ describe('mirror with basic auth', () => {
     }
   });
 
+  test('the audit log records mirror pulls with their upstream and whether the cache had them', async () => {
+    const repo = 'up/lib/audited';
+    await pushImage(upstream.url, 'lib/audited', 'v1', image);
+    for (let i = 0; i < 2; i++) {
+      const pulled = await get(`${mirror.url}/v2/${repo}/manifests/v1`, { auth: alice, headers: { accept: ACCEPT } });
+      assert.equal(pulled.status, 200);
+    }
+    const audit = await get(`${mirror.url}/api/v1/audit?action=pull&actor=alice&limit=50`, { auth: admin });
+    assert.equal(audit.status, 200, audit.text());
+    const events = audit
+      .json<{ events: Array<{ repository: string; detail: { mirror?: { upstream: string; cache: string } } | null }> }>()
+      .events.filter((e) => e.repository === repo)
+      .reverse();
+    assert.deepEqual(
+      events.map((e) => e.detail?.mirror),
+      [
+        { upstream: 'up', cache: 'miss' },
+        { upstream: 'up', cache: 'hit' },
+      ],
+    );
+  });
+
   test('anonymous callers are asked to sign in', async () => {
     const response = await get(`${mirror.url}/v2/up/lib/app/manifests/v1`, { headers: { accept: ACCEPT } });
     assert.equal(response.status, 401);

@@ -87,7 +87,8 @@ export function v2Access(auth: AuthServices, options: { publicUrl?: string | und
       if (event.action === 'mount' || ((event.action === 'pull' || event.action === 'push') && !isManifest)) return;
       void (async () => {
         const resolved = mode === 'none' ? undefined : await resolve(request).catch(() => undefined);
-        auditRegistryEvent(auth.audit, request, resolved?.principal.name ?? '', event, resolved?.principal.kind === 'robot' ? { robot: true } : undefined);
+        const detail = { ...(resolved?.principal.kind === 'robot' ? { robot: true } : {}), ...(event.mirror ? { mirror: event.mirror } : {}) };
+        auditRegistryEvent(auth.audit, request, resolved?.principal.name ?? '', event, Object.keys(detail).length > 0 ? detail : undefined);
       })();
     },
   };

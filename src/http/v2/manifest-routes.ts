@@ -45,7 +45,14 @@ export async function manifest(name: string, reference: string, request: Fastify
         }
       }
       const content = await registry.getManifest(name, reference, accept);
-      access.record?.(request, { action: 'pull', repository: name, reference, digest: content.digest, mediaType: content.mediaType });
+      access.record?.(request, {
+        action: 'pull',
+        repository: name,
+        reference,
+        digest: content.digest,
+        mediaType: content.mediaType,
+        ...(content.mirror ? { mirror: content.mirror } : {}),
+      });
       return reply.code(200).headers(manifestHeaders(content)).send(content.bytes);
     }
     case 'PUT': {
