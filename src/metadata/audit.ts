@@ -1,20 +1,9 @@
+import type { AuthTables } from './auth-schema.js';
 import type { Db } from './database.js';
 
-export interface AuditEvent {
-  id: string;
-  time: number;
-  actor: string;
-  source: string | null;
-  action: string;
-  project: string | null;
-  repository: string | null;
-  reference: string | null;
-  digest: string | null;
-  /** `success`, `failure`, `denied`, `rate-limited`. */
-  result: string;
-  /** JSON with extra facts (never a secret). */
-  detail: string | null;
-}
+/** One audit row: `result` is `success`, `failure`, `denied` or `rate-limited`; `detail` is JSON
+ * with extra facts (never a secret). */
+export type AuditEvent = AuthTables['audit_events'];
 
 export interface AuditQuery {
   actor?: string;

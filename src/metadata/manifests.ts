@@ -1,6 +1,7 @@
 import type { ParsedManifest } from '../oci/manifest.js';
 import { referrerArtifactType } from '../oci/manifest.js';
 import type { Db } from './database.js';
+import type { Database } from './schema.js';
 import { missingDigests } from './missing-digests.js';
 
 export interface ManifestRecord {
@@ -52,19 +53,9 @@ export interface ManifestStore {
   referrers(repository: string, subject: string, artifactType?: string): Promise<ManifestRecord[]>;
 }
 
-type Row = {
-  repository: string;
-  digest: string;
-  media_type: string;
-  size: number;
-  artifact_type: string | null;
-  subject: string | null;
-  config_digest: string | null;
-  annotations: string | null;
-  created_at: number;
-};
 
 const columns = ['repository', 'digest', 'media_type', 'size', 'artifact_type', 'subject', 'config_digest', 'annotations', 'created_at'] as const;
+type Row = Pick<Database['manifests'], (typeof columns)[number]>;
 
 export const toManifestRecord = (row: Row): ManifestRecord => ({
   repository: row.repository,

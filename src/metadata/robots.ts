@@ -1,3 +1,4 @@
+import type { AuthTables } from './auth-schema.js';
 import type { Db } from './database.js';
 
 export interface RobotRecord {
@@ -21,17 +22,7 @@ export interface RobotStore {
   revoke(name: string, now: number): Promise<boolean>;
 }
 
-type Row = {
-  name: string;
-  project: string;
-  secret_hash: string;
-  actions: string;
-  description: string | null;
-  created_by: string;
-  created_at: number;
-  expires_at: number | null;
-  revoked_at: number | null;
-};
+type Row = AuthTables['robots'];
 
 const toRecord = (r: Row): RobotRecord => ({
   name: r.name,
