@@ -10,7 +10,7 @@ import { readdir } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { closeIdleConnections, get, pushBlob, pushImage, type Response } from '../fixtures/http.js';
+import { closeIdleConnections, get, pushBlob, pushImage, toResponse, type Response } from '../fixtures/http.js';
 import { ociImage, randomBlob, sha256 } from '../fixtures/images.js';
 import { repoRoot } from '../fixtures/paths.js';
 import { startWharf, type WharfServer } from '../fixtures/server.js';
@@ -23,17 +23,7 @@ function rawRequest(srv: WharfServer, method: string, rawPath: string, body?: Bu
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        const buf = Buffer.concat(chunks);
-        resolve({
-          status: res.statusCode ?? 0,
-          statusMessage: res.statusMessage ?? '',
-          headers: res.headers,
-          rawHeaders: res.rawHeaders,
-          body: buf,
-          text: () => buf.toString('utf8'),
-          json: <T>() => JSON.parse(buf.toString('utf8')) as T,
-          response: res,
-        });
+        resolve(toResponse(res, Buffer.concat(chunks)));
       });
       res.on('error', reject);
     });

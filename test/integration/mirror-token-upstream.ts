@@ -10,11 +10,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { importPKCS8, SignJWT, type CryptoKey } from 'jose';
 import YAML from 'yaml';
-import { DISTRIBUTION_BIN } from '../fixtures/distribution.js';
+import { DISTRIBUTION_BIN, waitForRegistry } from '../fixtures/distribution.js';
 import { keepTempDirs, makeTempDir, removeDir } from '../fixtures/paths.js';
 import { freePort, killOnExit } from '../fixtures/server.js';
 
@@ -120,24 +119,7 @@ export async function startTokenUpstream(users: Record<string, string>): Promise
     await new Promise<void>((resolve) => tokenServer.close(() => resolve()));
     if (!keepTempDirs()) await removeDir(dir);
   };
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (exited) throw new Error(`docker-registry exited at start:\n${logText}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const req = http.get({ host: '127.0.0.1', port, path: '/v2/', agent: false, timeout: 1000 }, (res) => {
-        res.resume();
-        resolve(true);
-      });
-      req.on('timeout', () => req.destroy());
-      req.on('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`docker-registry did not answer on :${port}:\n${logText}`);
-    }
-    await sleep(50);
-  }
+  await waitForRegistry(port, { exited: () => exited, logs: () => logText, stop });
   return {
     url: `http://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
