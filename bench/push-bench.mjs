@@ -8,7 +8,8 @@ const [url, mode] = process.argv.slice(2);
 const MiB = 1 << 20, N = 8, SIZE = 64 * MiB, CHUNK = 8 * MiB;
 const pool = randomFillSync(Buffer.allocUnsafe(SIZE + N * 4096));
 const agent = new http.Agent({ keepAlive: true });
-const blobs = [...Array(N)].map((_, i) => { const b = pool.subarray(i * 4096 + (Date.now() % 4096), i * 4096 + (Date.now() % 4096) + SIZE); return { b, d: 'sha256:' + createHash('sha256').update(b).digest('hex') }; });
+const shift = Date.now() % 4096; // a fresh window of the pool per run, so every run pushes new digests
+const blobs = [...Array(N)].map((_, i) => { const b = pool.subarray(i * 4096 + shift, i * 4096 + shift + SIZE); return { b, d: 'sha256:' + createHash('sha256').update(b).digest('hex') }; });
 function req(method, path, headers = {}, body) {
   return new Promise((res, rej) => { const r = http.request(new URL(path, url), { method, headers: body ? { ...headers, 'content-length': body.length } : headers, agent }, (m) => { m.resume(); m.on('end', () => res(m)); }); r.on('error', rej); r.end(body); });
 }

@@ -5,23 +5,26 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { StorageNotFoundError } from '../errors.js';
 import { BufferPool, type ChunkWriter } from '../lib/buffer-pool.js';
+import { writeBody, writeBufferPool } from './file-writer.js';
 import { STREAM_HIGH_WATER_MARK } from '../lib/streams.js';
 import { UploadOffsetError, type ByteRange, type ObjectStat, type StorageDriver } from './driver.js';
 
 /**
  * Blobs on a local filesystem. Every object is written to a temporary file in `tmp/`, fsynced,
  * renamed into place, and its directory fsynced: a crash leaves either nothing or the whole object.
- * Uploads live in `uploads/<id>/data`; appends are fsynced before they are acknowledged.
+ * Uploads live in `uploads/<id>/data`; they are fsynced once, when committed.
  */
 export function filesystemDriver(rootDirectory: string): StorageDriver {
   const path = (key: string) => join(rootDirectory, key);
   const uploadData = (id: string) => join(rootDirectory, 'uploads', id, 'data');
   const tmpDirectory = join(rootDirectory, 'tmp');
-  const buffers = new BufferPool(STREAM_HIGH_WATER_MARK, 16);
+  const readBuffers = new BufferPool(STREAM_HIGH_WATER_MARK, 16);
+  const writeBuffers = writeBufferPool();
 
-  async function openForRead(key: string): Promise<FileHandle> {
+  /** Opens a file the store should hold; a missing one is reported as `key` not found. */
+  async function openExisting(file: string, flags: 'r' | 'r+', key: string): Promise<FileHandle> {
     try {
-      return await open(path(key), 'r');
+      return await open(file, flags);
     } catch (error) {
       if (isMissing(error)) throw new StorageNotFoundError(key);
       throw error;
@@ -49,15 +52,8 @@ export function filesystemDriver(rootDirectory: string): StorageDriver {
     },
 
     async read(key, range?: ByteRange) {
-      const file = path(key);
       // Open first so a missing key is reported now, not as a stream error after headers went out.
-      let handle: FileHandle;
-      try {
-        handle = await open(file, 'r');
-      } catch (error) {
-        if (isMissing(error)) throw new StorageNotFoundError(key);
-        throw error;
-      }
+      const handle = await openExisting(path(key), 'r', key);
       // An empty range has no inclusive end a read stream could take.
       if (range && range.end <= range.start) {
         await handle.close();
@@ -70,10 +66,10 @@ export function filesystemDriver(rootDirectory: string): StorageDriver {
     },
 
     async pipeTo(key, range, write) {
-      const handle = await openForRead(key);
+      const handle = await openExisting(path(key), 'r', key);
       try {
         const end = range ? range.end : (await handle.stat()).size;
-        await pump(handle, range?.start ?? 0, end, buffers, write);
+        await pump(handle, range?.start ?? 0, end, readBuffers, write);
       } finally {
         await handle.close();
       }
@@ -83,7 +79,13 @@ export function filesystemDriver(rootDirectory: string): StorageDriver {
       await mkdir(tmpDirectory, { recursive: true });
       const temporary = join(tmpDirectory, randomUUID());
       try {
-        await writeChunks(temporary, Buffer.isBuffer(body) ? Readable.from([body]) : body, 'w', buffers, true);
+        const handle = await open(temporary, 'w');
+        try {
+          await writeBody(handle, 0, Buffer.isBuffer(body) ? Readable.from([body]) : body, writeBuffers);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
         await placeFile(temporary, key);
       } catch (error) {
         await rm(temporary, { force: true });
@@ -112,13 +114,16 @@ export function filesystemDriver(rootDirectory: string): StorageDriver {
     },
 
     async appendUpload(id, offset, body) {
-      const file = uploadData(id);
-      const current = await sizeOf(file, id);
-      if (current !== offset) throw new UploadOffsetError(id, offset, current);
-      // No fsync per append: another process reads these bytes from the page cache, and the whole
-      // file is fsynced once at commit. After a power loss, the re-hash at commit catches any tear.
-      await writeChunks(file, body, 'a', buffers, false);
-      return sizeOf(file, id);
+      const handle = await openExisting(uploadData(id), 'r+', `uploads/${id}`);
+      try {
+        const current = (await handle.stat()).size;
+        if (current !== offset) throw new UploadOffsetError(id, offset, current);
+        // No fsync per append: another process reads these bytes from the page cache, and the whole
+        // file is fsynced once at commit. After a power loss, the re-hash at commit catches any tear.
+        return offset + (await writeBody(handle, offset, body, writeBuffers));
+      } finally {
+        await handle.close();
+      }
     },
 
     async uploadSize(id) {
@@ -204,52 +209,6 @@ async function pump(handle: FileHandle, start: number, end: number, pool: Buffer
     await inFlight?.catch(() => undefined);
     pool.give(buffers[0]);
     pool.give(buffers[1]);
-  }
-}
-
-/**
- * Writes `body` to `file` (and fsyncs it when `sync`). Network chunks (~64 KiB) are gathered into two reused
- * 1 MiB buffers, so the disk sees few large writes, one in flight while the next fills.
- */
-async function writeChunks(file: string, body: Readable, flags: 'w' | 'a', pool: BufferPool, sync: boolean): Promise<void> {
-  const handle = await open(file, flags);
-  const buffers = [pool.take(), pool.take()] as const;
-  let turn = 0;
-  let filled = 0;
-  let inFlight: Promise<void> | undefined;
-  const flush = async (length: number) => {
-    if (inFlight) await inFlight;
-    inFlight = writeAll(handle, buffers[turn]!, length);
-    inFlight.catch(() => undefined);
-    turn ^= 1;
-    filled = 0;
-  };
-  try {
-    for await (const chunk of body) {
-      const bytes = chunk as Buffer;
-      for (let offset = 0; offset < bytes.length; ) {
-        const copied = bytes.copy(buffers[turn]!, filled, offset);
-        filled += copied;
-        offset += copied;
-        if (filled === buffers[turn]!.length) await flush(filled);
-      }
-    }
-    if (filled > 0) await flush(filled);
-    await inFlight;
-    if (sync) await handle.sync();
-  } finally {
-    await inFlight?.catch(() => undefined);
-    pool.give(buffers[0]);
-    pool.give(buffers[1]);
-    await handle.close();
-  }
-}
-
-// Not handle.createWriteStream({ autoClose: false }): that stream keeps a reference on the handle
-// which it never drops, so handle.close() would wait forever (Node 20).
-async function writeAll(handle: FileHandle, buffer: Buffer, length: number): Promise<void> {
-  for (let written = 0; written < length; ) {
-    written += (await handle.write(buffer, written, length - written)).bytesWritten;
   }
 }
 
