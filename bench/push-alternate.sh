@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# push-alternate.sh: pushes to CNCF Distribution (docker-registry) and to Wharf in alternating rounds
+# of `bench/push-bench.mjs` (8 fresh 64 MiB blobs each), and prints each round's MiB/s with the
+# server's user and kernel CPU. Both servers run on fresh data directories under one temporary
+# directory, on 127.0.0.1, and are stopped at exit.
+#
+# Usage: bash bench/push-alternate.sh [mono|chunked] [ROUNDS]       (default: chunked 4)
+# Environment: WHARF_PORT (15081), REF_PORT (15399), WARM=1 to write and delete a 1 GiB file before
+# every round, so each starts with the same recently freed memory (see docs/benchmarks.md).
+# Run `npm run build` first.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+MODE=${1:-chunked}
+ROUNDS=${2:-4}
+WHARF_PORT=${WHARF_PORT:-15081}
+REF_PORT=${REF_PORT:-15399}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/push-alternate.XXXXXX")
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+printf 'dataDirectory: %s/wharf\nhttp:\n  address: 127.0.0.1\n  port: %s\nlog:\n  level: warn\n' "$WORK" "$WHARF_PORT" > "$WORK/wharf.yml"
+./bin/wharf serve --config "$WORK/wharf.yml" > "$WORK/wharf.log" 2>&1 &
+WHARF_PID=$!
+PIDS+=("$WHARF_PID")
+printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s/ref}, delete: {enabled: true}}\nhttp: {addr: 127.0.0.1:%s}\n' "$WORK" "$REF_PORT" > "$WORK/ref.yml"
+docker-registry serve "$WORK/ref.yml" > "$WORK/ref.log" 2>&1 &
+REF_PID=$!
+PIDS+=("$REF_PID")
+for port in "$WHARF_PORT" "$REF_PORT"; do
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/v2/" > /dev/null && break; sleep 0.1; done
+done
+
+cpu_ms() { awk '{ print $14 * 10, $15 * 10 }' "/proc/$1/stat"; } # utime, stime in clock ticks of 10 ms
+
+round() {
+  local name=$1 pid=$2 port=$3 user0 sys0 user1 sys1 result
+  if [[ ${WARM:-0} == 1 ]]; then
+    dd if=/dev/zero of="$WORK/warm.bin" bs=64k count=16384 status=none
+    rm "$WORK/warm.bin"
+  fi
+  read -r user0 sys0 < <(cpu_ms "$pid")
+  result=$(node bench/push-bench.mjs "http://127.0.0.1:$port" "$MODE")
+  read -r user1 sys1 < <(cpu_ms "$pid")
+  printf '%-13s %-22s server user %5d ms, kernel %5d ms\n' "$name" "$result" $((user1 - user0)) $((sys1 - sys0))
+}
+
+for _ in $(seq "$ROUNDS"); do
+  round distribution "$REF_PID" "$REF_PORT"
+  round wharf "$WHARF_PID" "$WHARF_PORT"
+done
