@@ -18,13 +18,19 @@ const WRITE_DEPTH = 4;
 export const writeBufferPool = (): BufferPool => new BufferPool(WRITE_SIZE, WRITE_DEPTH * 8);
 
 /**
+ * Writes a body's first buffer instead of a positional write, and resolves once it is written;
+ * the other writes wait for it. The filesystem driver claims an upload's offset this way.
+ */
+export type FirstWrite = (buffer: Buffer, length: number) => Promise<void>;
+
+/**
  * Writes `body` into `handle` from `start` on; resolves to the number of bytes written. Network
  * chunks are gathered into pooled WRITE_SIZE buffers, up to WRITE_DEPTH of them in flight at
  * explicit positions (no O_APPEND, whose order the thread pool would not keep). When a write
  * fails, the file is cut back to `start`, so it never keeps a hole; when the body fails, what was
  * written is a contiguous prefix and stays.
  */
-export async function writeBody(handle: FileHandle, start: number, body: Readable, pool: BufferPool): Promise<number> {
+export async function writeBody(handle: FileHandle, start: number, body: Readable, pool: BufferPool, firstWrite?: FirstWrite): Promise<number> {
   const inFlight: Promise<void>[] = [];
   let buffer = pool.take();
   let filled = 0;
@@ -32,19 +38,24 @@ export async function writeBody(handle: FileHandle, start: number, body: Readabl
   let writeFailed = false;
 
   const issue = async () => {
-    if (inFlight.length === WRITE_DEPTH) await inFlight.shift();
     const full = buffer;
-    const write = writeAll(handle, full, filled, position).then(
-      () => pool.give(full),
-      (error: unknown) => {
-        writeFailed = true;
-        throw error;
-      },
-    );
-    // Awaited in turn below; marked handled so a failure while another write is awaited is not
-    // reported as unhandled.
-    write.catch(() => undefined);
-    inFlight.push(write);
+    if (firstWrite && position === start) {
+      await firstWrite(full, filled);
+      pool.give(full);
+    } else {
+      if (inFlight.length === WRITE_DEPTH) await inFlight.shift();
+      const write = writeAll(handle, full, filled, position).then(
+        () => pool.give(full),
+        (error: unknown) => {
+          writeFailed = true;
+          throw error;
+        },
+      );
+      // Awaited in turn below; marked handled so a failure while another write is awaited is not
+      // reported as unhandled.
+      write.catch(() => undefined);
+      inFlight.push(write);
+    }
     position += filled;
     buffer = pool.take();
     filled = 0;
@@ -72,8 +83,10 @@ export async function writeBody(handle: FileHandle, start: number, body: Readabl
   }
 }
 
-async function writeAll(handle: FileHandle, buffer: Buffer, length: number, position: number): Promise<void> {
+/** Writes `length` bytes of `buffer` at `position`, or at the file's end for a null position on an O_APPEND handle. */
+export async function writeAll(handle: FileHandle, buffer: Buffer, length: number, position: number | null): Promise<void> {
   for (let written = 0; written < length; ) {
-    written += (await handle.write(buffer, written, length - written, position + written)).bytesWritten;
+    const at = position === null ? null : position + written;
+    written += (await handle.write(buffer, written, length - written, at)).bytesWritten;
   }
 }

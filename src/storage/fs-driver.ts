@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { StorageNotFoundError } from '../errors.js';
 import { BufferPool, type ChunkWriter } from '../lib/buffer-pool.js';
-import { writeBody, writeBufferPool } from './file-writer.js';
+import { writeAll, writeBody, writeBufferPool } from './file-writer.js';
 import { STREAM_HIGH_WATER_MARK } from '../lib/streams.js';
 import { UploadOffsetError, type ByteRange, type ObjectStat, type StorageDriver } from './driver.js';
 
@@ -114,13 +114,17 @@ export function filesystemDriver(rootDirectory: string): StorageDriver {
     },
 
     async appendUpload(id, offset, body) {
-      const handle = await openExisting(uploadData(id), 'r+', `uploads/${id}`);
+      const file = uploadData(id);
+      const handle = await openExisting(file, 'r+', `uploads/${id}`);
       try {
         const current = (await handle.stat()).size;
         if (current !== offset) throw new UploadOffsetError(id, offset, current);
         // No fsync per append: another process reads these bytes from the page cache, and the whole
         // file is fsynced once at commit. After a power loss, the re-hash at commit catches any tear.
-        return offset + (await writeBody(handle, offset, body, writeBuffers));
+        const written = await writeBody(handle, offset, body, writeBuffers, (buffer, length) => claimOffset(file, id, offset, buffer, length));
+        const size = (await handle.stat()).size;
+        if (size !== offset + written) throw new UploadOffsetError(id, offset + written, size);
+        return size;
       } finally {
         await handle.close();
       }
@@ -209,6 +213,26 @@ async function pump(handle: FileHandle, start: number, end: number, pool: Buffer
     await inFlight?.catch(() => undefined);
     pool.give(buffers[0]);
     pool.give(buffers[1]);
+  }
+}
+
+/**
+ * Writes an append's first bytes with O_APPEND and checks that they landed at `offset`. Another
+ * process appending to the same upload at the same time (a client sending one session's PATCHes
+ * to two workers) lands its first bytes after ours, or ours after its: the later one sees the
+ * wrong size and is refused. Whatever it wrote is either overwritten by the earlier append's
+ * positional writes or lies past their end, where the size check after the append (and the
+ * registry's, before it trusts its running digest) sees it. Without this, two positional appends
+ * could interleave into a file whose size matches what one process hashed.
+ */
+async function claimOffset(file: string, id: string, offset: number, buffer: Buffer, length: number): Promise<void> {
+  const handle = await open(file, 'a');
+  try {
+    await writeAll(handle, buffer, length, null);
+    const size = (await handle.stat()).size;
+    if (size !== offset + length) throw new UploadOffsetError(id, offset + length, size);
+  } finally {
+    await handle.close();
   }
 }
 
