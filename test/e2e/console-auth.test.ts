@@ -183,5 +183,68 @@ test('console: sign in, roles, robots, audit (auth mode token)', { skip: browser
     await page.getByText('No events match.').waitFor();
   });
 
+  await t.test('users: an admin creates, promotes, resets and deletes accounts; the last admin stays', async () => {
+    // Still signed in as the admin.
+    const asUser = (user: string, password: string) =>
+      get(`${srv.url}/api/v1/users/${user}`, { headers: { authorization: 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64') } });
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
+    await page.locator('tr', { hasText: GUEST.name }).waitFor();
+    assert.deepEqual((await page.locator('table tbody th[scope=row]').allTextContents()).sort(), ['gus', 'maya', 'root (you)']);
+
+    await page.getByLabel('Name', { exact: true }).fill('quinn');
+    await page.getByLabel('Password', { exact: true }).fill('quinn-first-pass');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    const quinn = page.locator('tr', { hasText: 'quinn' });
+    await quinn.waitFor();
+    assert.equal((await asUser('quinn', 'quinn-first-pass')).status, 200, 'the new account signs in');
+
+    await page.getByRole('button', { name: 'Make quinn an admin' }).click();
+    await quinn.getByText('system admin').waitFor();
+    assert.equal(((await asUser('quinn', 'quinn-first-pass')).json() as { admin: boolean }).admin, true);
+
+    await page.getByRole('button', { name: 'Set password for quinn' }).click();
+    await page.getByRole('dialog').getByLabel('New password for quinn').fill('quinn-second-pass');
+    await page.getByRole('dialog').getByRole('button', { name: 'Set password' }).click();
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    assert.equal((await asUser('quinn', 'quinn-first-pass')).status, 401, 'the old password no longer works');
+    assert.equal((await asUser('quinn', 'quinn-second-pass')).status, 200);
+    await screenshot(page, 'users');
+
+    await page.getByRole('button', { name: 'Delete user quinn' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete user' }).click();
+    await quinn.waitFor({ state: 'detached' });
+    assert.equal((await get(`${srv.url}/api/v1/users/quinn`, { headers: { authorization: basic } })).status, 404);
+
+    // root is the only admin left: the API refuses, and the page says why.
+    await page.getByRole('button', { name: 'Remove admin from root' }).click();
+    const refusal = page.locator('section', { hasText: 'Accounts' }).getByRole('alert');
+    await refusal.waitFor();
+    assert.match(await refusal.innerText(), /admin/i);
+    assert.equal(((await asUser(ADMIN.name, ADMIN.password)).json() as { admin: boolean }).admin, true);
+  });
+
+  await t.test('account: a user changes their own password, not without the current one', async () => {
+    await signOut(page);
+    await signIn(page, srv.url, GUEST);
+    await page.getByRole('link', { name: 'Account' }).click();
+    await page.getByRole('heading', { name: 'Account', level: 1 }).waitFor();
+    assert.equal(await page.locator('table').count(), 0, 'no list of accounts for a non-admin');
+    const fill = async (current: string, next: string, repeat = next) => {
+      await page.getByLabel('Current password').fill(current);
+      await page.getByLabel('New password', { exact: true }).fill(next);
+      await page.getByLabel('Repeat new password').fill(repeat);
+      await page.getByRole('button', { name: 'Change password' }).click();
+    };
+    await fill(GUEST.password, 'guest-new-pass-1', 'something-else');
+    await page.getByRole('alert').filter({ hasText: 'do not match' }).waitFor();
+    await fill('not-my-password', 'guest-new-pass-1');
+    await page.getByRole('alert').filter({ hasText: /current password is wrong/ }).waitFor();
+    await fill(GUEST.password, 'guest-new-pass-1');
+    await page.getByRole('status').filter({ hasText: 'Password changed.' }).waitFor();
+    await signOut(page);
+    await signIn(page, srv.url, { name: GUEST.name, password: 'guest-new-pass-1' });
+  });
+
   assert.deepEqual(browser.problems, [], 'no CSP violation or page error');
 });

@@ -7,6 +7,7 @@ import { ProjectsPage } from './pages/projects';
 import { RepositoriesPage } from './pages/repositories';
 import { RepositoryPage } from './pages/repository';
 import { SignInPage } from './pages/sign-in';
+import { UsersPage } from './pages/users';
 import { Link, navigate, routes, useLocation } from './router';
 import { useSession } from './session';
 
@@ -16,6 +17,7 @@ function Page({ path, next }: { path: string; next: string | null }) {
   if (path === '/sign-in') return <SignInPage next={next} />;
   if (path === '/projects') return <ProjectsPage />;
   if (path === '/audit') return <AuditPage />;
+  if (path === '/users') return <UsersPage />;
   if (path === '/health') return <HealthPage />;
   let match = /^\/projects\/([^/]+)$/.exec(decoded);
   if (match?.[1]) return <ProjectPage name={match[1]} />;
@@ -45,6 +47,8 @@ export function App() {
   const { path, query } = useLocation();
   const { user, authMode, signOut } = useSession();
   const section = path === '/' ? '/repositories' : '/' + (path.split('/')[1] ?? '');
+  // Accounts exist only with sign-in; admins manage them all, everyone else their own.
+  const nav: Array<[string, string]> = user && authMode !== 'none' ? [...NAV, [routes.users(), user.admin ? 'Users' : 'Account']] : NAV;
 
   return (
     <>
@@ -55,7 +59,7 @@ export function App() {
         </Link>
         <nav aria-label="Main">
           <ul>
-            {NAV.map(([to, label]) => (
+            {nav.map(([to, label]) => (
               <li key={to}>
                 <Link to={to} aria-current={section === to ? 'page' : undefined}>
                   {label}

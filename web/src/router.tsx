@@ -53,6 +53,7 @@ export const routes = {
   projects: () => '/projects',
   project: (name: string) => `/projects/${encodeURIComponent(name)}`,
   audit: () => '/audit',
+  users: () => '/users',
   health: () => '/health',
   signIn: () => '/sign-in',
 };

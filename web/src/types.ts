@@ -124,3 +124,10 @@ export interface AuditEvent {
 }
 
 export const ROLES = ['admin', 'maintainer', 'developer', 'tester', 'guest'] as const;
+
+/** A user account as the users API returns it. */
+export interface UserAccount {
+  name: string;
+  admin: boolean;
+  createdAt: string;
+}

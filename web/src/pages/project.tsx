@@ -6,25 +6,10 @@ import { CommandLine } from '../components/copy-button';
 import { formatAge, formatTime } from '../format';
 import { Link, routes } from '../router';
 import { ROLES, type Member, type Project, type Robot } from '../types';
+import { useAction } from '../use-action';
 import { useData } from '../use-data';
 
 const base = (project: string) => `/projects/${encodeURIComponent(project)}`;
-
-function useAction(reload: () => void) {
-  const [error, setError] = useState<string>();
-  const run = async (work: () => Promise<unknown>) => {
-    setError(undefined);
-    try {
-      await work();
-      reload();
-      return true;
-    } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
-      return false;
-    }
-  };
-  return { error, run };
-}
 
 function Visibility({ project, reload }: { project: Project; reload(): void }) {
   const { error, run } = useAction(reload);
