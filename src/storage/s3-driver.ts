@@ -6,7 +6,7 @@
  *   <root>/blobs/sha256/<ab>/<hex>              committed objects, exactly the driver key
  *   <root>/uploads/<id>/state                   JSON {version, createdAt, commit?}: the upload exists
  *   <root>/uploads/<id>/part-<offset:15>        ≥ 5 MiB (usually partSize) of the upload, from <offset>
- *   <root>/uploads/<id>/tail-<offset:15>        the last < 5 MiB of the upload, from <offset>
+ *   <root>/uploads/<id>/tail-<offset:15>-<end:15>  the last < 5 MiB of the upload, [offset, end)
  *
  * An upload's bytes are the chain part-0, part-<end of part-0>, … and then the tail whose offset is
  * the chain's end; anything else under the upload is a leftover of a failed append and is deleted

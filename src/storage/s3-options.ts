@@ -45,6 +45,12 @@ export interface S3DriverOptions {
   requestTimeout?: number;
   /** Sockets per agent. Default 128. */
   maxSockets?: number;
+  /**
+   * Upload parts and tails are written with `If-None-Match: *`, so two processes appending to one
+   * upload at once cannot overwrite each other's bytes. Default true; the OSS preset turns it off
+   * (OSS has its own header for it). Stores that ignore the header lose only that protection.
+   */
+  conditionalWrites?: boolean;
 }
 
 /** The options after defaults and checks, as the driver uses them. */
@@ -62,6 +68,7 @@ export interface ResolvedS3Options extends S3DriverOptions {
   connectionTimeout: number;
   requestTimeout: number;
   maxSockets: number;
+  conditionalWrites: boolean;
 }
 
 const ROOT_PATTERN = /^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
@@ -96,6 +103,7 @@ export function resolveS3Options(options: S3DriverOptions): ResolvedS3Options {
     connectionTimeout: options.connectionTimeout ?? 5_000,
     requestTimeout: options.requestTimeout ?? 60_000,
     maxSockets: options.maxSockets ?? 128,
+    conditionalWrites: options.conditionalWrites ?? true,
   };
 }
 
@@ -161,6 +169,7 @@ export function ossDriverOptions(oss: OssOptions): S3DriverOptions {
     accessKey: oss.accessKeyId,
     secretKey: oss.accessKeySecret,
     forcePathStyle: false,
+    conditionalWrites: false,
   };
   if (oss.rootDirectory !== undefined) options.rootDirectory = oss.rootDirectory;
   if (oss.partSize !== undefined) options.partSize = oss.partSize;

@@ -24,6 +24,14 @@ export interface ListedObject {
   modifiedAt: Date;
 }
 
+/** A write that had to create its key found it taken by someone else. */
+export class PutConditionFailed extends Error {
+  constructor(readonly key: string) {
+    super(`${key} was written by someone else meanwhile`);
+    this.name = 'PutConditionFailed';
+  }
+}
+
 /** Where a server-side copy reads from: a whole object (`size` bytes) under the root. */
 export interface CopySourceObject {
   key: string;
@@ -67,10 +75,20 @@ export class S3Store {
     return { Bucket: this.bucket, Key: this.full(key), ...this.writeParams(true) };
   }
 
-  async put(key: string, body: Buffer, final: boolean): Promise<void> {
-    await this.client.send(new PutObjectCommand({
-      Bucket: this.bucket, Key: this.full(key), Body: body, ContentLength: body.length, ...this.writeParams(final),
-    }));
+  /**
+   * Writes one object. `onlyIfNew` (with `conditionalWrites` on) sends `If-None-Match: *`: the
+   * write fails with PutConditionFailed when the key exists.
+   */
+  async put(key: string, body: Buffer, final: boolean, onlyIfNew = false): Promise<void> {
+    const conditional = onlyIfNew && this.options.conditionalWrites ? { IfNoneMatch: '*' } : {};
+    try {
+      await this.client.send(new PutObjectCommand({
+        Bucket: this.bucket, Key: this.full(key), Body: body, ContentLength: body.length, ...conditional, ...this.writeParams(final),
+      }));
+    } catch (error) {
+      if (onlyIfNew && isConditionFailure(error)) throw new PutConditionFailed(key);
+      throw error;
+    }
   }
 
   /** Size and modification time, or null for a missing key. */
@@ -230,6 +248,12 @@ export async function runLimited(count: number, limit: number, task: (index: num
 }
 
 /** The SDK's ways of saying "no such key / upload / bucket". */
+/** 412, or AWS's 409 for two conditional writes of one key at once. */
+function isConditionFailure(error: unknown): boolean {
+  const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return $metadata?.httpStatusCode === 412 || name === 'PreconditionFailed' || name === 'ConditionalRequestConflict';
+}
+
 export function isNotFound(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };

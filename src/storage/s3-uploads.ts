@@ -3,20 +3,20 @@ import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { StorageNotFoundError } from '../errors.js';
 import { UploadOffsetError, type StorageDriver } from './driver.js';
 import { MIN_PART_SIZE } from './s3-options.js';
-import type { ListedObject, S3Store } from './s3-store.js';
+import { PutConditionFailed, type ListedObject, type S3Store } from './s3-store.js';
 
 /**
  * Resumable uploads on S3, with every bit of state in the bucket (see the layout in
  * s3-driver.ts). An upload is a chain of plain objects: `part-<offset>` objects of at least
- * 5 MiB, each starting where the previous one ends, then at most one `tail-<offset>` of less
- * than 5 MiB. Plain objects rather than the parts of an open multipart upload, because S3 cannot
+ * 5 MiB, each starting where the previous one ends, then at most one `tail-<offset>-<end>` of
+ * less than 5 MiB. Plain objects rather than the parts of an open multipart upload, because S3 cannot
  * read back the parts of an unfinished multipart upload, and `readUpload` must.
  *
  * Why it survives crashes: a part or tail is one PutObject (atomic); an append first deletes
  * whatever is not on the chain (leftovers of a failed append), then writes parts in offset order,
  * and a new tail last. A crash at any point leaves a chain whose bytes are a prefix of what was
- * sent, and `uploadSize` reports exactly that chain. Concurrent appends to the same upload must
- * be serialised by the caller (the registry holds the session).
+ * sent, and `uploadSize` reports exactly that chain. Concurrent appends to the same upload (two
+ * processes) are refused rather than mixed, on stores that honour `If-None-Match` (see append).
  */
 export type UploadMethods = Pick<
   StorageDriver,
@@ -52,8 +52,14 @@ const pad = (offset: number) => String(offset).padStart(OFFSET_DIGITS, '0');
 const uploadPrefix = (id: string) => `uploads/${id}/`;
 const stateKey = (id: string) => `uploads/${id}/state`;
 const partKey = (id: string, offset: number) => `uploads/${id}/part-${pad(offset)}`;
-const tailKey = (id: string, offset: number) => `uploads/${id}/tail-${pad(offset)}`;
-const LINK_PATTERN = /^(part|tail)-(\d+)$/;
+/**
+ * A tail's key names where it ends as well as where it starts, so that an append never rewrites a
+ * key: a longer tail at the same offset is a new key, and two appends writing the same bytes range
+ * race for one key that only one of them can create (tails of older versions have no end).
+ */
+const tailKey = (id: string, offset: number, end: number) => `uploads/${id}/tail-${pad(offset)}-${pad(end)}`;
+const LINK_PATTERN = /^(part|tail)-(\d+)(?:-(\d+))?$/;
+const ONLY_IF_NEW = true;
 
 export function s3Uploads(store: S3Store): UploadMethods {
   const partSize = store.options.partSize;
@@ -72,6 +78,9 @@ export function s3Uploads(store: S3Store): UploadMethods {
       const match = LINK_PATTERN.exec(name);
       if (!match) continue;
       const link = { key: object.key, offset: Number(match[2]), size: object.size };
+      // A tail whose size is not the range its key names is not one (nor is an ended part).
+      const end = match[3] === undefined ? undefined : Number(match[3]);
+      if (end !== undefined && (match[1] === 'part' || end - link.offset !== link.size)) continue;
       (match[1] === 'part' ? parts : tails).push(link);
     }
     parts.sort((a, b) => a.offset - b.offset);
@@ -121,78 +130,95 @@ export function s3Uploads(store: S3Store): UploadMethods {
     await store.deleteMany(keys.filter((key) => key !== stateKey(id)));
   }
 
+  /**
+   * Appends by creating keys only (`If-None-Match: *`): an append that races another one to the
+   * same upload fails on the first key the other created (PutConditionFailed) instead of
+   * overwriting it. What either left is then a chain of whole objects, each written by one of them,
+   * whose size is not the one the failed append would have reported.
+   */
+  async function append(id: string, offset: number, body: Readable): Promise<number> {
+    const current = await existing(id);
+    if (current.size !== offset) throw new UploadOffsetError(id, offset, current.size);
+    if (current.stale.length > 0) await store.deleteMany(current.stale);
+
+    const oldTail = current.tail;
+    let partOffset = offset - (oldTail?.size ?? 0);
+    const pool: Buffer[] = [];
+    const take = () => pool.pop() ?? Buffer.allocUnsafe(partSize);
+    let buffer = take();
+    let filled = 0;
+    if (oldTail) {
+      const bytes = await store.getSmall(oldTail.key);
+      // Gone or changed: another append to this upload got there first.
+      if (!bytes || bytes.length !== oldTail.size) throw new PutConditionFailed(oldTail.key);
+      bytes.copy(buffer);
+      filled = bytes.length;
+    }
+
+    // Parts go up in parallel (at most `concurrency`); the first failure stops the append.
+    const running = new Set<Promise<void>>();
+    let failure: { error: unknown } | null = null;
+    const launch = async (part: Buffer, length: number, at: number) => {
+      while (running.size >= concurrency) await Promise.race(running);
+      if (failure) throw failure.error;
+      const upload = store.put(partKey(id, at), part.subarray(0, length), false, ONLY_IF_NEW).then(
+        () => { pool.push(part); },
+        (error: unknown) => { failure ??= { error }; },
+      );
+      const tracked = upload.finally(() => running.delete(tracked));
+      running.add(tracked);
+    };
+
+    let received = 0;
+    try {
+      for await (const chunk of body) {
+        let data = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+        received += data.length;
+        while (data.length > 0) {
+          const room = partSize - filled;
+          const count = Math.min(room, data.length);
+          data.copy(buffer, filled, 0, count);
+          filled += count;
+          data = data.subarray(count);
+          if (filled === partSize) {
+            await launch(buffer, filled, partOffset);
+            partOffset += filled;
+            buffer = take();
+            filled = 0;
+          }
+        }
+      }
+    } finally {
+      await Promise.all(running);
+    }
+    if (failure) throw (failure as { error: unknown }).error;
+    if (received === 0) return offset;
+
+    let newTail: string | null = null;
+    if (filled >= MIN_PART_SIZE) {
+      await store.put(partKey(id, partOffset), buffer.subarray(0, filled), false, ONLY_IF_NEW);
+      partOffset += filled;
+    } else if (filled > 0) {
+      newTail = tailKey(id, partOffset, partOffset + filled);
+      await store.put(newTail, buffer.subarray(0, filled), false, ONLY_IF_NEW);
+    }
+    if (oldTail && oldTail.key !== newTail) await store.deleteMany([oldTail.key]);
+    return partOffset + (newTail ? filled : 0);
+  }
+
   return {
     async createUpload(id) {
       await writeState(id, { version: 1, createdAt: new Date().toISOString() });
     },
 
     async appendUpload(id, offset, body) {
-      const current = await existing(id);
-      if (current.size !== offset) throw new UploadOffsetError(id, offset, current.size);
-      if (current.stale.length > 0) await store.deleteMany(current.stale);
-
-      const oldTail = current.tail;
-      let partOffset = offset - (oldTail?.size ?? 0);
-      const pool: Buffer[] = [];
-      const take = () => pool.pop() ?? Buffer.allocUnsafe(partSize);
-      let buffer = take();
-      let filled = 0;
-      if (oldTail) {
-        const bytes = await store.getSmall(oldTail.key);
-        if (!bytes || bytes.length !== oldTail.size) throw new Error(`tail of upload ${id} changed while appending`);
-        bytes.copy(buffer);
-        filled = bytes.length;
-      }
-
-      // Parts go up in parallel (at most `concurrency`); the first failure stops the append.
-      const running = new Set<Promise<void>>();
-      let failure: { error: unknown } | null = null;
-      const launch = async (part: Buffer, length: number, at: number) => {
-        while (running.size >= concurrency) await Promise.race(running);
-        if (failure) throw failure.error;
-        const upload = store.put(partKey(id, at), part.subarray(0, length), false).then(
-          () => { pool.push(part); },
-          (error: unknown) => { failure ??= { error }; },
-        );
-        const tracked = upload.finally(() => running.delete(tracked));
-        running.add(tracked);
-      };
-
-      let received = 0;
       try {
-        for await (const chunk of body) {
-          let data = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-          received += data.length;
-          while (data.length > 0) {
-            const room = partSize - filled;
-            const count = Math.min(room, data.length);
-            data.copy(buffer, filled, 0, count);
-            filled += count;
-            data = data.subarray(count);
-            if (filled === partSize) {
-              await launch(buffer, filled, partOffset);
-              partOffset += filled;
-              buffer = take();
-              filled = 0;
-            }
-          }
-        }
-      } finally {
-        await Promise.all(running);
+        return await append(id, offset, body);
+      } catch (error) {
+        // Another process appended to this upload at the same time and wrote a key first.
+        if (error instanceof PutConditionFailed) throw new UploadOffsetError(id, offset, (await layout(id)).size);
+        throw error;
       }
-      if (failure) throw (failure as { error: unknown }).error;
-      if (received === 0) return offset;
-
-      let newTail: string | null = null;
-      if (filled >= MIN_PART_SIZE) {
-        await store.put(partKey(id, partOffset), buffer.subarray(0, filled), false);
-        partOffset += filled;
-      } else if (filled > 0) {
-        newTail = tailKey(id, partOffset);
-        await store.put(newTail, buffer.subarray(0, filled), false);
-      }
-      if (oldTail && oldTail.key !== newTail) await store.deleteMany([oldTail.key]);
-      return partOffset + (newTail ? filled : 0);
     },
 
     async uploadSize(id) {

@@ -26,11 +26,14 @@ export interface ContractOptions {
   largeObjectBytes?: number;
   /** Keys written by the listing case; default 1,050 (more than one S3 page). */
   listKeys?: number;
+  /** Rounds of the two-instance append race; default 40. */
+  raceTrials?: number;
 }
 
 export function storageContract(name: string, makeDriver: () => Promise<DriverUnderTest>, options: ContractOptions = {}): void {
   const largeBytes = options.largeObjectBytes ?? 110 * MiB;
   const listKeys = options.listKeys ?? 1_050;
+  const raceTrials = options.raceTrials ?? 40;
 
   interface Harness {
     driver: StorageDriver;
@@ -306,6 +309,58 @@ export function storageContract(name: string, makeDriver: () => Promise<DriverUn
             }
             await other.commitUpload(id, key('contract/resumed'));
             assert.equal(sha256(await readAll(await driver.read('contract/resumed'))), sha256(bytes));
+          } finally {
+            await other.close();
+          }
+        });
+      });
+
+      // Two processes (here two instances) appending to one upload at the same offset at once, as
+      // a client sending one session's PATCHes to two workers would. Whatever the interleaving, an
+      // append that succeeds must leave the upload holding exactly its bytes, or a size other than
+      // the one it reported: the registry then re-hashes at commit instead of trusting its digest.
+      it('two instances appending at one offset at once never leave a mixture of the size one reported', { timeout: 300_000 }, async (context) => {
+        await withDriver(async ({ driver, made, upload }) => {
+          if (!made.reopen) {
+            context.skip(`${name} has no store shared between instances`);
+            return;
+          }
+          const other = await made.reopen();
+          // Yields to the event loop between network-sized pieces, so the two appends interleave.
+          const trickle = (bytes: Buffer) =>
+            Readable.from((async function* () {
+              for (let offset = 0; offset < bytes.length; offset += 16 * 1024) {
+                await new Promise((resolve) => setImmediate(resolve));
+                yield bytes.subarray(offset, offset + 16 * 1024);
+              }
+            })());
+          try {
+            for (let trial = 0; trial < raceTrials; trial++) {
+              const id = await upload();
+              const prefix = prngBytes(1, 0, 1000);
+              await driver.appendUpload(id, 0, Readable.from([prefix]));
+              // Mostly small bodies; every fourth crosses an S3 part.
+              const length = trial % 4 === 3 ? 5 * MiB + 70_000 + trial : 64 * 1024 * (1 + (trial % 5)) + trial * 97;
+              const bodies = [prngBytes(100 + trial, 0, length), prngBytes(200 + trial, 0, length + (trial % 3) * 40_000)];
+              const outcomes = await Promise.allSettled([
+                driver.appendUpload(id, prefix.length, trickle(bodies[0]!)),
+                other.appendUpload(id, prefix.length, trickle(bodies[1]!)),
+              ]);
+              const stored = await readAll(await driver.readUpload(id));
+              let owners = 0;
+              outcomes.forEach((outcome, index) => {
+                if (outcome.status === 'rejected') {
+                  assert.ok(outcome.reason instanceof UploadOffsetError, String(outcome.reason));
+                } else if (stored.length === outcome.value) {
+                  assert.ok(stored.equals(Buffer.concat([prefix, bodies[index]!])), `trial ${trial}: a mixture under a size one append reported`);
+                  owners++;
+                }
+              });
+              // The filesystem refuses the later append; S3 may let both finish (tails of different
+              // lengths are different keys) and keep one whole tail. Either way one owner at most.
+              assert.ok(owners <= 1, `trial ${trial}: both appends claim the upload`);
+              await driver.abortUpload(id);
+            }
           } finally {
             await other.close();
           }

@@ -15,6 +15,7 @@ describe('ossDriverOptions', () => {
       accessKey: 'LTAIkey',
       secretKey: 'secret',
       forcePathStyle: false,
+      conditionalWrites: false,
     });
   });
 
@@ -54,6 +55,7 @@ describe('resolveS3Options', () => {
     assert.equal(resolved.prefix, 'registry/v2/');
     assert.equal(resolved.partSize, 16 * 1024 * 1024);
     assert.equal(resolved.forcePathStyle, false);
+    assert.equal(resolved.conditionalWrites, true);
     assert.equal(resolveS3Options(base).prefix, '');
   });
 

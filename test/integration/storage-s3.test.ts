@@ -71,7 +71,7 @@ if (!env.endpoint || !env.accessKey || !env.secretKey || !env.bucket) {
         await sweep(rootDirectory);
       },
     };
-  });
+  }, { raceTrials: 8 });
 
   describe('s3 driver specifics', () => {
     it('leaves no multipart upload behind in the whole run', async () => {
