@@ -3,11 +3,12 @@ import type { Readable } from 'node:stream';
 import { BufferPool } from '../lib/buffer-pool.js';
 
 /**
- * 64 KiB per write(2). The kernel sizes page-cache folios after the write: 1 MiB writes get 1 MiB
- * folios, which come from large free blocks — on a VM with free page reporting (virtio-balloon),
- * exactly the blocks the host has taken back, so every page costs a host fault. Measured on the
- * 2-core benchmark VM: 1 MiB writes ~400 MiB/s and ~1.4 s of kernel time per 512 MiB pushed, 64 KiB
- * writes ~4 GiB/s and ~0.5 s. (CNCF Distribution writes 32 KiB.) See docs/benchmarks.md.
+ * 64 KiB per write(2). The kernel sizes page-cache folios after the write, and large folios need
+ * large free blocks: on a VM with free page reporting (virtio-balloon) those are the blocks the
+ * host has most surely taken back, where every page costs a host fault. Measured on the 2-core
+ * benchmark VM: ~1.4 s of kernel time per 512 MiB pushed with 1 MiB writes, ~0.4-0.5 s with 64 KiB
+ * ones, whose small folios still find recently freed memory. (CNCF Distribution writes 32 KiB.)
+ * See docs/benchmarks.md, "Why 64 KiB writes".
  */
 export const WRITE_SIZE = 64 << 10;
 
