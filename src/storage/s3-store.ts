@@ -247,13 +247,13 @@ export async function runLimited(count: number, limit: number, task: (index: num
   if (failure !== null) throw (failure as { error: unknown }).error;
 }
 
-/** The SDK's ways of saying "no such key / upload / bucket". */
 /** 412, or AWS's 409 for two conditional writes of one key at once. */
 function isConditionFailure(error: unknown): boolean {
   const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
   return $metadata?.httpStatusCode === 412 || name === 'PreconditionFailed' || name === 'ConditionalRequestConflict';
 }
 
+/** The SDK's ways of saying "no such key / upload / bucket". */
 export function isNotFound(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
