@@ -121,10 +121,7 @@ export function filesystemDriver(rootDirectory: string): StorageDriver {
         if (current !== offset) throw new UploadOffsetError(id, offset, current);
         // No fsync per append: another process reads these bytes from the page cache, and the whole
         // file is fsynced once at commit. After a power loss, the re-hash at commit catches any tear.
-        const written = await writeBody(handle, offset, body, writeBuffers, (buffer, length) => claimOffset(file, id, offset, buffer, length));
-        const size = (await handle.stat()).size;
-        if (size !== offset + written) throw new UploadOffsetError(id, offset + written, size);
-        return size;
+        return offset + (await writeBody(handle, offset, body, writeBuffers, (buffer, length) => claimOffset(file, id, offset, buffer, length)));
       } finally {
         await handle.close();
       }
@@ -221,9 +218,9 @@ async function pump(handle: FileHandle, start: number, end: number, pool: Buffer
  * process appending to the same upload at the same time (a client sending one session's PATCHes
  * to two workers) lands its first bytes after ours, or ours after its: the later one sees the
  * wrong size and is refused. Whatever it wrote is either overwritten by the earlier append's
- * positional writes or lies past their end, where the size check after the append (and the
- * registry's, before it trusts its running digest) sees it. Without this, two positional appends
- * could interleave into a file whose size matches what one process hashed.
+ * positional writes or lies past their end, where the registry sees a size other than the one this
+ * append reported and re-hashes instead of trusting its running digest. Without this, two
+ * positional appends could interleave into a file whose size matches what one process hashed.
  */
 async function claimOffset(file: string, id: string, offset: number, buffer: Buffer, length: number): Promise<void> {
   const handle = await open(file, 'a');
