@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
-import { closeIdleConnections, del, get, head, patch, post, put, request } from '../fixtures/http.js';
+import { del, get, head, patch, post, put, request } from '../fixtures/http.js';
 import { startWharf, type WharfServer } from '../fixtures/server.js';
 import { assertAlive, assertError, assertErrorAndAlive } from './support.js';
 
@@ -45,10 +45,7 @@ describe('base endpoint and errors', () => {
   before(async () => {
     srv = await startWharf();
   });
-  after(async () => {
-    closeIdleConnections();
-    await srv.stop();
-  });
+  after(() => srv.stop());
 
   test('GET /v2/ answers 200 {} with Docker-Distribution-API-Version', async () => {
     const r = await get(`${srv.url}/v2/`);

@@ -10,7 +10,7 @@ import { readdir } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { closeIdleConnections, get, pushBlob, pushImage, toResponse, type Response } from '../fixtures/http.js';
+import { get, pushBlob, pushImage, toResponse, type Response } from '../fixtures/http.js';
 import { ociImage, randomBlob, sha256 } from '../fixtures/images.js';
 import { repoRoot } from '../fixtures/paths.js';
 import { startWharf, type WharfServer } from '../fixtures/server.js';
@@ -59,10 +59,7 @@ describe('repository names', () => {
   before(async () => {
     srv = await startWharf();
   });
-  after(async () => {
-    closeIdleConnections();
-    await srv.stop();
-  });
+  after(() => srv.stop());
 
   test('nested namespaces work end to end', async () => {
     const img = ociImage();

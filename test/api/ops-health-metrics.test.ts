@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { closeIdleConnections, get, patch, post, pushBlob, pushImage } from '../fixtures/http.js';
+import { get, patch, post, pushBlob, pushImage } from '../fixtures/http.js';
 import { ociImage, randomBlob, sha256 } from '../fixtures/images.js';
 import { startWharf, type WharfServer } from '../fixtures/server.js';
 import { accessLines, metricValue } from './ops-support.js';
@@ -17,10 +17,7 @@ describe('health and metrics', () => {
   before(async () => {
     srv = await startWharf();
   });
-  after(async () => {
-    closeIdleConnections();
-    await srv.stop();
-  });
+  after(() => srv.stop());
 
   test('GET /healthz answers 200 without credentials', async () => {
     const r = await get(`${srv.url}/healthz`);
@@ -130,10 +127,7 @@ describe('metrics settings and log level', () => {
   before(async () => {
     srv = await startWharf({ config: { metrics: { path: '/internal/prometheus' }, log: { level: 'warn' } } });
   });
-  after(async () => {
-    closeIdleConnections();
-    await srv.stop();
-  });
+  after(() => srv.stop());
 
   test('metrics.path moves the endpoint; log.level warn drops access lines', async () => {
     assert.equal((await get(`${srv.url}/internal/prometheus`)).status, 200);
@@ -150,6 +144,5 @@ describe('metrics disabled', () => {
     t.after(() => srv.stop());
     assert.equal((await get(`${srv.url}/metrics`)).status, 404);
     assert.equal((await get(`${srv.url}/healthz`)).status, 200);
-    closeIdleConnections();
   });
 });

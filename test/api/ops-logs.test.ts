@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { closeIdleConnections, get, pushImage } from '../fixtures/http.js';
+import { get, pushImage } from '../fixtures/http.js';
 import { ociImage } from '../fixtures/images.js';
 import { startWharf, type WharfServer } from '../fixtures/server.js';
 import { accessLines, eventually, logLines } from './ops-support.js';
@@ -27,10 +27,7 @@ describe('structured logs', () => {
       env: { WHARF_ADMIN_PASSWORD: ADMIN_PASSWORD },
     });
   });
-  after(async () => {
-    closeIdleConnections();
-    await srv.stop();
-  });
+  after(() => srv.stop());
 
   test('the effective configuration is logged at debug with its secrets masked', () => {
     const line = logLines(srv.logs()).find((l) => l.msg === 'effective configuration');

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { closeIdleConnections, del, get, post, pushBlob, pushImage, pushManifest } from '../fixtures/http.js';
+import { del, get, post, pushBlob, pushImage, pushManifest } from '../fixtures/http.js';
 import { MEDIA, multiPlatformImage, ociArtifact, ociImage, randomBlob, sha256 } from '../fixtures/images.js';
 import { freshDatabase, postgresSkipReason } from '../fixtures/postgres.js';
 import { startWharf, type WharfServer } from '../fixtures/server.js';
@@ -20,7 +20,6 @@ describe('core registry with PostgreSQL metadata', { skip: postgresSkipReason() 
     srv = await startWharf({ config: { database: { driver: 'postgres', postgres: { url: db.url, poolSize: 4 } } } });
   });
   after(async () => {
-    closeIdleConnections();
     await srv?.stop();
     await dropDb?.();
   });

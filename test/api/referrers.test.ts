@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { closeIdleConnections, del, get, pushBlob, pushImage, pushManifest } from '../fixtures/http.js';
+import { del, get, pushBlob, pushImage, pushManifest } from '../fixtures/http.js';
 import { doc, MEDIA, ociArtifact, ociImage, ociIndex, randomBlob, sha256, type Descriptor } from '../fixtures/images.js';
 import { startWharf, type WharfServer } from '../fixtures/server.js';
 import { assertAlive, assertError } from './support.js';
@@ -43,10 +43,7 @@ describe('referrers', () => {
     assert.equal((await pushManifest(srv.url, 'ref/app', attestation.digest, attestation)).status, 201);
     assert.equal((await pushManifest(srv.url, 'ref/app', idx.manifest.digest, idx.manifest)).status, 201);
   });
-  after(async () => {
-    closeIdleConnections();
-    await srv.stop();
-  });
+  after(() => srv.stop());
 
   test('lists every referrer as a descriptor with artifactType and annotations', async () => {
     const r = await get(`${srv.url}/v2/ref/app/referrers/${base.manifest.digest}`);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { closeIdleConnections, del, get, head, patch, post, pushBlob, put, request, type Response } from '../fixtures/http.js';
+import { del, get, head, patch, post, pushBlob, put, request, type Response } from '../fixtures/http.js';
 import { randomBlob, sha256 } from '../fixtures/images.js';
 import { makeTempDir, removeDir } from '../fixtures/paths.js';
 import { startWharf, storageKeys, type WharfServer } from '../fixtures/server.js';
@@ -60,10 +60,7 @@ describe('uploads', () => {
   before(async () => {
     srv = await startWharf();
   });
-  after(async () => {
-    closeIdleConnections();
-    await srv.stop();
-  });
+  after(() => srv.stop());
 
   test('POST ?digest= monolithic: 201 with Location and Docker-Content-Digest; the blob is readable', async () => {
     const bytes = randomBlob(5000);
@@ -379,10 +376,7 @@ describe('uploads with http.publicUrl', () => {
   test('Location values are absolute on the public URL, and work once mapped to the server', async (t) => {
     const publicUrl = 'https://registry.example.test:8443';
     const srv = await startWharf({ config: { http: { publicUrl } } });
-    t.after(async () => {
-      closeIdleConnections();
-      await srv.stop();
-    });
+    t.after(() => srv.stop());
     const toServer = (loc: unknown) => {
       const s = String(loc);
       assert.ok(s.startsWith(`${publicUrl}/v2/`), `absolute Location: ${s}`);
@@ -423,16 +417,12 @@ describe('uploads across a server restart', () => {
       assert.equal(p.status, 202, p.text());
       assert.equal(rangeEnd(p), half);
     } finally {
-      closeIdleConnections();
       const exit = await first.stop('SIGTERM');
       assert.equal(exit.code, 0, 'clean shutdown on SIGTERM');
     }
 
     const second = await startWharf({ dataDir });
-    t.after(async () => {
-      closeIdleConnections();
-      await second.stop();
-    });
+    t.after(() => second.stop());
     const st = await get(`${second.url}${loc}`);
     assert.equal(st.status, 204, st.text());
     assert.equal(rangeEnd(st), half);

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createClientEnv, missingClients, type ClientEnv } from '../fixtures/clients.js';
-import { closeIdleConnections, get, head } from '../fixtures/http.js';
+import { get, head } from '../fixtures/http.js';
 import { MEDIA, makeTestImages } from '../fixtures/images.js';
 import { startWharf, type WharfServer } from '../fixtures/server.js';
 
@@ -64,7 +64,6 @@ describe('real clients against the core registry', { skip }, () => {
     layout = await makeTestImages(path.join(c.dir, 'layout'), 2048);
   });
   after(async () => {
-    closeIdleConnections();
     await c?.cleanup();
     await srv?.stop();
   });

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { closeIdleConnections, get, patch, post, pushImage, put } from '../fixtures/http.js';
+import { get, patch, post, pushImage, put } from '../fixtures/http.js';
 import { ociImage, randomBlob, sha256 } from '../fixtures/images.js';
 import { startWharf, type WharfServer } from '../fixtures/server.js';
 import { accessLines, eventually, logLines, metricValue } from '../api/ops-support.js';
@@ -22,7 +22,6 @@ describe('cluster of two workers', () => {
     await eventually(() => srv.logs().includes('all workers listening'), 30_000, 'both workers');
   });
   after(async () => {
-    closeIdleConnections();
     const exit = await srv.stop();
     assert.deepEqual(exit, { code: 0, signal: null }, 'SIGTERM stops the whole cluster with exit 0');
   });

@@ -9,7 +9,7 @@ import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { s3Driver, type S3DriverOptions } from '../../src/storage/s3-driver.js';
-import { closeIdleConnections, get, head, patch, post, put, pushBlob, request, type Response } from '../fixtures/http.js';
+import { get, head, patch, post, put, pushBlob, request, type Response } from '../fixtures/http.js';
 import { randomBlob, sha256 } from '../fixtures/images.js';
 import { makeTempDir, removeDir } from '../fixtures/paths.js';
 import { listKeys, s3TestEnv, uniquePrefix, type S3TestEnv } from '../fixtures/s3.js';
@@ -23,7 +23,6 @@ if (!s3) {
   if (process.env.CI) test('wharf on s3: uploads', () => assert.fail(`CI must run the S3 tests: ${MISSING}`));
   else test('wharf on s3: uploads', { skip: MISSING }, () => undefined);
 } else {
-  after(() => closeIdleConnections());
   describeUploads(s3);
 }
 

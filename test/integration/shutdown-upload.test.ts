@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { closeIdleConnections, get, head, patch, post, put, type Response } from '../fixtures/http.js';
+import { get, head, patch, post, put, type Response } from '../fixtures/http.js';
 import { randomBlob, sha256 } from '../fixtures/images.js';
 import { makeTempDir, removeDir } from '../fixtures/paths.js';
 import { startWharf, type WharfServer } from '../fixtures/server.js';
@@ -91,7 +91,6 @@ test('SIGTERM mid-upload: the upload finishes within the grace period and the bl
   const pulled = await get(`${again.url}/v2/${REPO}/blobs/${sha256(blob)}`);
   assert.equal(pulled.status, 200);
   assert.equal(sha256(pulled.body), sha256(blob));
-  closeIdleConnections();
 });
 
 test('SIGTERM mid-upload past the grace period: the upload is cut, the process exits 0, the session resumes after a restart', async (t) => {
@@ -140,5 +139,4 @@ test('SIGTERM mid-upload past the grace period: the upload is cut, the process e
   assert.equal(finished.status, 201, finished.text());
   const pulled = await get(`${again.url}/v2/${REPO}/blobs/${sha256(blob)}`);
   assert.equal(sha256(pulled.body), sha256(blob), 'the resumed blob verifies');
-  closeIdleConnections();
 });
