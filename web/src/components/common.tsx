@@ -1,12 +1,13 @@
 import type { ReactNode } from 'react';
 import { ApiError } from '../api';
 
-export function ErrorBanner({ error }: { error: Error | undefined }) {
+/** A failure to show: a load's Error (a 401 adds a sign-in hint) or an action's message. */
+export function ErrorBanner({ error }: { error: Error | string | undefined }) {
   if (!error) return null;
   const hint = error instanceof ApiError && error.status === 401 ? ' Sign in to see more.' : '';
   return (
     <p className="error" role="alert">
-      {error.message}
+      {typeof error === 'string' ? error : error.message}
       {hint}
     </p>
   );

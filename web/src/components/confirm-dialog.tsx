@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { ErrorBanner } from './common';
 
 interface ConfirmProps {
   title: string;
@@ -35,11 +36,7 @@ export function ConfirmDialog({ title, children, confirmLabel, onConfirm, onClos
     <dialog ref={ref} className="dialog" aria-labelledby="dialog-title" onClose={onClose} onCancel={onClose}>
       <h2 id="dialog-title">{title}</h2>
       <div className="dialog-body">{children}</div>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorBanner error={error} />
       <div className="actions">
         <button type="button" className="button" onClick={onClose} autoFocus>
           Cancel

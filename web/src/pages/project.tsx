@@ -22,7 +22,7 @@ function Visibility({ project, reload }: { project: Project; reload(): void }) {
       <button type="button" className="button" onClick={() => run(() => api('PATCH', base(project.name), { public: !project.public }))}>
         Make {project.public ? 'private' : 'public'}
       </button>
-      {error && <p className="error" role="alert">{error}</p>}
+      <ErrorBanner error={error} />
     </>
   );
 }
@@ -89,7 +89,7 @@ function Members({ project }: { project: string }) {
         </label>
         <button type="submit" className="button primary">Add member</button>
       </form>
-      {error && <p className="error" role="alert">{error}</p>}
+      <ErrorBanner error={error} />
     </Section>
   );
 }
@@ -204,7 +204,7 @@ function Robots({ project }: { project: string }) {
         </label>
         <button type="submit" className="button primary">Create robot</button>
       </form>
-      {error && <p className="error" role="alert">{error}</p>}
+      <ErrorBanner error={error} />
       {revoking && (
         <ConfirmDialog
           title={`Revoke ${revoking.name}?`}

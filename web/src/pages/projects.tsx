@@ -80,11 +80,7 @@ export function ProjectsPage() {
               Create project
             </button>
           </form>
-          {error && (
-            <p className="error" role="alert">
-              {error}
-            </p>
-          )}
+          <ErrorBanner error={error} />
         </Section>
       )}
     </main>

@@ -1,4 +1,5 @@
 import { useState, type FormEvent } from 'react';
+import { ErrorBanner } from '../components/common';
 import { navigate, routes } from '../router';
 import { useSession } from '../session';
 
@@ -35,11 +36,7 @@ export function SignInPage({ next }: { next: string | null }) {
           Password
           <input name="password" type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
         </label>
-        {error && (
-          <p className="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorBanner error={error} />
         <button type="submit" className="button primary" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>

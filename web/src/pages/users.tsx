@@ -96,7 +96,7 @@ function UserList({ self }: { self: string }) {
             </table>
           </div>
         )}
-        {error && <p className="error" role="alert">{error}</p>}
+        <ErrorBanner error={error} />
       </Section>
       <NewUser onCreated={users.reload} />
       {pending?.kind === 'delete' && (
@@ -165,7 +165,7 @@ function NewUser({ onCreated }: { onCreated(): void }) {
           Create user
         </button>
       </form>
-      {error && <p className="error" role="alert">{error}</p>}
+      <ErrorBanner error={error} />
     </Section>
   );
 }
@@ -206,7 +206,7 @@ function OwnPassword({ name }: { name: string }) {
           Change password
         </button>
       </form>
-      {error && <p className="error" role="alert">{error}</p>}
+      <ErrorBanner error={error} />
       {done && <p role="status">Password changed.</p>}
     </Section>
   );
