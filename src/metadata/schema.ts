@@ -29,6 +29,8 @@ export interface Database {
   /** 0003-mirror: the pull-through cache's index (see mirror-cache.ts). */
   mirror_cache: { repository: string; digest: string; kind: string; size: number; upstream: string; created_at: number; last_pulled_at: number };
   mirror_tags: { repository: string; tag: string; checked_at: number };
+  /** 0005-leases: who holds which named lease until when (see leases.ts). */
+  leases: { name: string; holder: string; acquired_at: number; expires_at: number };
   /** 0002-auth: identities, projects, sessions, signing keys, login counters, audit (see auth-schema.ts). */
   users: AuthTables['users'];
   projects: AuthTables['projects'];

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from './database.js';
 import { blobStore, type BlobStore } from './blobs.js';
 import { browseStore, type BrowseStore } from './browse.js';
+import { leaseStore, type LeaseStore } from './leases.js';
 import { manifestStore, type ManifestStore } from './manifests.js';
 import { mirrorCacheStore, type MirrorCacheStore } from './mirror-cache.js';
 import { repositoryStore, type RepositoryStore } from './repositories.js';
@@ -31,6 +32,8 @@ export interface MetadataStore {
   readonly authState: AuthStateStore;
   /** The console's listings, usage and pull/platform columns. */
   readonly browse: BrowseStore;
+  /** Named expiring leases: one runner at a time across instances (GC, fetches, deliveries). */
+  readonly leases: LeaseStore;
   /** Runs `work` in one transaction: every write in it commits, or none does. */
   transaction<T>(work: (store: MetadataStore) => Promise<T>): Promise<T>;
   /** Throws when the database cannot answer. */
@@ -52,6 +55,7 @@ export function metadataStore(db: Db): MetadataStore {
     audit: auditStore(db),
     authState: authStateStore(db),
     browse: browseStore(db),
+    leases: leaseStore(db),
     transaction(work) {
       // Already inside one: join it (Kysely has no nested transactions).
       if (db.isTransaction) return work(this);

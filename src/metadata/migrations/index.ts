@@ -3,6 +3,7 @@ import { registryTables } from './0001-registry.js';
 import { mirrorTables } from './0003-mirror.js';
 import { authTables } from './0002-auth.js';
 import { consoleColumns } from './0004-console.js';
+import { leaseTable } from './0005-leases.js';
 
 /**
  * Versioned migrations, run at start in name order. Append new ones (one file each, next
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '0003-mirror': mirrorTables,
   '0002-auth': authTables,
   '0004-console': consoleColumns,
+  '0005-leases': leaseTable,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };
