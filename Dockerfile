@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 #
-# Wharf as a container image: a build stage compiles the server (and the web console when the
-# tree has one), a dependencies stage installs production packages only, and the final stage holds
-# the runtime alone (node, production node_modules, dist, bin), running as the non-root user `node`.
+# Wharf as a container image: a build stage compiles the server and the web console (web/ is an
+# npm workspace of the root package: one lockfile, one npm ci), a dependencies stage installs
+# production packages only, and the final stage holds the runtime alone (node, production
+# node_modules, dist, bin), running as the non-root user `node`.
 #
 #   docker build -t wharf .
 #   docker run -d --name wharf -p 5000:5000 -v wharf-data:/data --stop-timeout 40 wharf
@@ -19,6 +20,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
+COPY web/package.json ./web/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
@@ -26,8 +28,7 @@ COPY src ./src
 RUN echo '{ "extends": "./tsconfig.json", "include": ["src/**/*.ts"] }' > tsconfig.build.json \
  && npx tsc -p tsconfig.build.json
 COPY web ./web
-RUN mkdir -p web/dist \
- && if [ -f web/package.json ]; then npm --prefix web ci --no-audit --no-fund && npm --prefix web run build; fi
+RUN npm run build -w web
 
 # ---------------------------------------------------------------------------------- production dependencies
 FROM ${NODE_IMAGE} AS deps
@@ -35,7 +36,10 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
+# web/package.json only names the workspace: the console's packages are all devDependencies
+# (bundled into web/dist at build time), so nothing of it is installed here.
 COPY package.json package-lock.json ./
+COPY web/package.json ./web/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # ---------------------------------------------------------------------------------- runtime

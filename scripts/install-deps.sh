@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs, only when it is missing. Idempotent, non-interactive.
 #   - Debian packages (apt-get update runs once, and only if something is missing)
-#   - npm ci at the repo root when node_modules is missing or older than package-lock.json
-#   - npm ci in web/ under the same rule, if web/package.json exists
+#   - npm ci at the repo root when node_modules is missing or older than package-lock.json; the root
+#     is an npm workspace that holds web/ (the console), so this one install covers its build too
 # Env: SKIP_APT=1 skips the Debian part; SKIP_NPM=1 skips the npm part.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -54,19 +54,12 @@ if [ "${SKIP_APT:-}" != 1 ]; then
   # (scripts/start-postgres.sh runs a private cluster), so leave it alone either way.
 fi
 
-npm_ci_if_stale() { # dir
-  local d=$1
-  [ -f "$d/package.json" ] || return 0
-  local marker="$d/node_modules/.package-lock.json"   # npm rewrites this on every install
-  if [ ! -d "$d/node_modules" ] || [ ! -f "$marker" ] \
-     || { [ -f "$d/package-lock.json" ] && [ "$d/package-lock.json" -nt "$marker" ]; }; then
-    log "npm ci in ${d#"$ROOT"/}"
-    if [ -f "$d/package-lock.json" ]; then (cd "$d" && npm ci --no-audit --no-fund)
-    else (cd "$d" && npm install --no-audit --no-fund); fi
+npm_ci_if_stale() {
+  local marker="$ROOT/node_modules/.package-lock.json"   # npm rewrites this on every install
+  if [ ! -f "$marker" ] || [ "$ROOT/package-lock.json" -nt "$marker" ]; then
+    log "npm ci"
+    (cd "$ROOT" && npm ci --no-audit --no-fund)
   fi
 }
 
-if [ "${SKIP_NPM:-}" != 1 ]; then
-  npm_ci_if_stale "$ROOT"
-  npm_ci_if_stale "$ROOT/web"
-fi
+[ "${SKIP_NPM:-}" = 1 ] || npm_ci_if_stale

@@ -2,7 +2,7 @@
 # The one test command (npm test and .ci/run call this).
 #
 #   1. scripts/install-deps.sh   (Debian packages and node_modules, only what is missing)
-#   2. npm run build             (tsc; the web build too once web/ exists)
+#   2. npm run build             (tsc, then the console in web/)
 #   3. a fresh work dir .test-work/run-<pid>/ (exported as WHARF_TEST_WORK_DIR; fixtures put temp dirs there)
 #   4. Ceph RGW + PostgreSQL on 127.0.0.1 (in parallel), exporting WHARF_TEST_S3_ENDPOINT,
 #      WHARF_TEST_S3_ACCESS_KEY, WHARF_TEST_S3_SECRET_KEY, WHARF_TEST_S3_BUCKET, WHARF_TEST_S3_REGION,
