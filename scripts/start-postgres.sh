@@ -4,7 +4,9 @@
 #
 #   scripts/start-postgres.sh [start] DIR  -> prints WHARF_TEST_POSTGRES_URL=postgres://... on stdout
 #                                             (also written to DIR/env); timing goes to stderr
-#   scripts/start-postgres.sh stop DIR     -> stops that cluster
+#   scripts/start-postgres.sh stop DIR     -> stops that cluster (a fast shutdown; its data stays in DIR)
+#   scripts/start-postgres.sh resume DIR   -> starts that stopped cluster again, data and port kept
+#                                             (fault tests: a database restart under load)
 #
 # The URL's role `wharf` (password `wharf`, CREATEDB) owns database `wharf_test`; tests that need
 # isolation create their own database or schema (see test/fixtures/postgres.ts).
@@ -12,8 +14,8 @@
 # as root (postgres refuses to run as root). Durability is off (fsync=off): test data only.
 set -euo pipefail
 CMD=start
-case "${1:-}" in start|stop) CMD=$1; shift ;; esac
-DIR=${1:?usage: start-postgres.sh [start|stop] DIR}
+case "${1:-}" in start|stop|resume) CMD=$1; shift ;; esac
+DIR=${1:?usage: start-postgres.sh [start|stop|resume] DIR}
 log() { echo "[start-postgres] $*" >&2; }
 
 PGBIN=${PG_BIN:-}
@@ -38,6 +40,14 @@ if [ "$CMD" = stop ]; then
     pid=$(head -n1 "$DIR/data/postmaster.pid" 2>/dev/null || true)
     [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
   }
+  exit 0
+fi
+
+if [ "$CMD" = resume ]; then
+  DIR=$(cd "$DIR" && pwd)
+  [ -f "$DIR/data/PG_VERSION" ] || { log "no cluster in $DIR to resume"; exit 1; }
+  as_pg "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/log/postgres.log" -w -t 60 start >/dev/null \
+    || { log "postgres failed to start:"; tail -n 30 "$DIR/log/postgres.log" >&2; exit 1; }
   exit 0
 fi
 

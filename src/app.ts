@@ -15,6 +15,8 @@ import { createHttpServer } from './http/server.js';
 import { createMetrics, observeRejections, type StoredCounts, type WharfMetrics } from './lib/metrics.js';
 import { openDatabase, type DatabaseOptions, type Db } from './metadata/database.js';
 import { metadataStore, type MetadataStore } from './metadata/store.js';
+import { databaseError } from './metadata/unavailable.js';
+import { mapRejections } from './lib/rejections.js';
 import { createMirror } from './mirror/create-mirror.js';
 import { metricsObserver } from './mirror/metrics-observer.js';
 import { createBrowser } from './registry/browse.js';
@@ -57,13 +59,19 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
   });
   try {
     await storage.check();
-    db = await openDatabase(databaseOptions(config));
+    db = await openDatabase(
+      databaseOptions(config, (error) => {
+        metrics.databaseErrors.inc({ operation: 'connection' });
+        logger.warn({ err: error }, 'database connection lost');
+      }),
+    );
   } catch (error) {
     await storage.close();
     throw error;
   }
+  // A database that is down or locked answers BackendError (503 UNAVAILABLE), never a 500.
   const metadata = observeRejections(
-    metadataStore(db),
+    mapRejections(metadataStore(db), (_operation, error) => databaseError(error)),
     (operation) => metrics.databaseErrors.inc({ operation }),
     // A domain or storage error thrown inside a transaction is not the database's failure.
     (error) => !(error instanceof RegistryError || error instanceof BackendError || error instanceof StorageNotFoundError),
@@ -193,10 +201,11 @@ export async function migrateDatabase(config: WharfConfig): Promise<void> {
   await (await openDatabase(databaseOptions(config))).destroy();
 }
 
-function databaseOptions(config: WharfConfig): DatabaseOptions {
+function databaseOptions(config: WharfConfig, onConnectionError?: (error: Error) => void): DatabaseOptions {
+  const { postgres, sqlite } = config.database;
   return config.database.driver === 'postgres'
-    ? { driver: 'postgres', url: config.database.postgres!.url, poolSize: config.database.postgres!.poolSize }
-    : { driver: 'sqlite', path: resolve(config.database.sqlite.path ?? join(resolve(config.dataDirectory), 'wharf.db')) };
+    ? { driver: 'postgres', url: postgres!.url, poolSize: postgres!.poolSize, connectTimeoutMs: postgres!.connectTimeoutMs, statementTimeoutMs: postgres!.statementTimeoutMs, ...(onConnectionError ? { onConnectionError } : {}) }
+    : { driver: 'sqlite', path: resolve(sqlite.path ?? join(resolve(config.dataDirectory), 'wharf.db')), busyTimeoutMs: sqlite.busyTimeoutMs };
 }
 
 /** The row counts behind the blob, manifest and upload gauges (one COUNT each). */

@@ -5,7 +5,7 @@ export interface HealthOptions {
   checks: Record<string, () => Promise<void>>;
   /** True once shutdown began: not ready, so load balancers stop sending new work. */
   draining: () => boolean;
-  /** A check slower than this counts as failed. */
+  /** A check slower than this counts as failed (default 2 s): a probe must answer fast. */
   timeoutMs?: number;
 }
 
@@ -21,7 +21,7 @@ interface CheckResult {
  * Neither needs credentials nor says more than which dependency failed and why.
  */
 export function healthPlugin(options: HealthOptions) {
-  const timeoutMs = options.timeoutMs ?? 5000;
+  const timeoutMs = options.timeoutMs ?? 2000;
   return async (app: FastifyInstance) => {
     app.get('/healthz', async (_request, reply) => reply.header('Cache-Control', 'no-store').send({ status: 'ok' }));
 

@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { randomUUID } from 'node:crypto';
+import { mapRejections } from './rejections.js';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Row counts the metrics read from the metadata database (a cheap COUNT each). */
@@ -204,28 +205,8 @@ export function observeRejections<T extends object>(
   onFailure: (operation: string, error: unknown) => void,
   isFailure: (error: unknown) => boolean = () => true,
 ): T {
-  const wrap = (owner: object, name: string, method: (...args: unknown[]) => unknown) =>
-    function (this: unknown, ...args: unknown[]): unknown {
-      const result = method.apply(owner, args);
-      if (!(result instanceof Promise)) return result;
-      return result.catch((error: unknown) => {
-        if (isFailure(error)) onFailure(name, error);
-        throw error;
-      });
-    };
-  const copy = (source: object, prefix: string, depth: number): Record<string, unknown> => {
-    const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(source)) {
-      const name = prefix ? `${prefix}.${key}` : key;
-      if (typeof value === 'function') out[key] = wrap(source, name, value as (...args: unknown[]) => unknown);
-      else if (depth > 0 && isPlainObject(value)) out[key] = copy(value, name, depth - 1);
-      else out[key] = value;
-    }
-    return out;
-  };
-  // Same keys, same call signatures: only the promises' rejections are observed.
-  return copy(target, '', 1) as T;
+  return mapRejections(target, (operation, error) => {
+    if (isFailure(error)) onFailure(operation, error);
+    return error;
+  });
 }
-
-const isPlainObject = (value: unknown): value is object =>
-  typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;

@@ -7,8 +7,26 @@ import type { Database } from './schema.js';
 import { migrationProvider } from './migrations/index.js';
 
 export type DatabaseOptions =
-  | { driver: 'sqlite'; path: string }
-  | { driver: 'postgres'; url: string; poolSize: number };
+  | {
+      driver: 'sqlite';
+      path: string;
+      /** How long a statement waits for another process's lock (default 2 s); the wait blocks the thread. */
+      busyTimeoutMs?: number;
+    }
+  | {
+      driver: 'postgres';
+      url: string;
+      poolSize: number;
+      /** Opening a connection fails after this long (default 5 s). */
+      connectTimeoutMs?: number;
+      /** A statement is cancelled after this long (default 30 s; 0: no limit). */
+      statementTimeoutMs?: number;
+      /**
+       * A pooled connection failed outside any query (the server restarted, a socket reset). The
+       * pool drops it and opens a new one when needed; without a listener this would end the process.
+       */
+      onConnectionError?: (error: Error) => void;
+    };
 
 export type Db = Kysely<Database>;
 
@@ -16,7 +34,7 @@ const PG_INT8 = 20;
 
 /** Opens the metadata database and brings its schema up to date. */
 export async function openDatabase(options: DatabaseOptions): Promise<Db> {
-  const db = options.driver === 'sqlite' ? openSqlite(options.path) : openPostgres(options.url, options.poolSize);
+  const db = options.driver === 'sqlite' ? openSqlite(options.path, options.busyTimeoutMs ?? 2_000) : openPostgres(options);
   try {
     await migrate(db);
   } catch (error) {
@@ -26,25 +44,41 @@ export async function openDatabase(options: DatabaseOptions): Promise<Db> {
   return db;
 }
 
-function openSqlite(path: string): Db {
+function openSqlite(path: string, busyTimeoutMs: number): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const connection = new SQLite(path);
   // WAL lets readers run beside the one writer; FULL fsyncs each commit (a pushed manifest
-  // survives power loss); busy_timeout lets several worker processes share the file.
+  // survives power loss); busy_timeout lets several worker processes share the file, short because
+  // the wait blocks the event loop: a file locked by another process fails requests (503) instead.
+  connection.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
   connection.pragma('journal_mode = WAL');
   connection.pragma('synchronous = FULL');
-  connection.pragma('busy_timeout = 10000');
   connection.pragma('foreign_keys = ON');
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
 }
 
-function openPostgres(url: string, poolSize: number): Db {
+function openPostgres(options: Extract<DatabaseOptions, { driver: 'postgres' }>): Db {
+  const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
   const pool = new pg.Pool({
-    connectionString: url,
-    max: poolSize,
+    connectionString: options.url,
+    max: options.poolSize,
+    application_name: 'wharf',
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    // Server side: a runaway statement is cancelled. Client side (a little later): a server that
+    // stopped answering (failover, network partition) cannot hold a request forever.
+    ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs, query_timeout: statementTimeoutMs + 5_000 } : {}),
+    idle_in_transaction_session_timeout: 60_000,
+    keepAlive: true,
     // Sizes and times are bigint columns; they fit a JS number (< 2^53) by a wide margin.
     types: { getTypeParser: (oid: number, format?: string) => (oid === PG_INT8 ? Number : pg.types.getTypeParser(oid, format as 'text')) },
   });
+  const onConnectionError = options.onConnectionError ?? (() => undefined);
+  // Every client gets a listener for its whole life: pg-pool listens only while a client is idle,
+  // and an 'error' event with no listener (PostgreSQL restarting: "terminating connection due to
+  // administrator command") would end the process. The pool re-emits idle clients' errors: already
+  // reported by the client's own listener.
+  pool.on('connect', (client) => client.on('error', onConnectionError));
+  pool.on('error', () => undefined);
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 

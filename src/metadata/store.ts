@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { SqliteAdapter, sql } from 'kysely';
 import type { Db } from './database.js';
 import { blobStore, type BlobStore } from './blobs.js';
 import { browseStore, type BrowseStore } from './browse.js';
@@ -36,7 +36,7 @@ export interface MetadataStore {
   readonly leases: LeaseStore;
   /** Runs `work` in one transaction: every write in it commits, or none does. */
   transaction<T>(work: (store: MetadataStore) => Promise<T>): Promise<T>;
-  /** Throws when the database cannot answer. */
+  /** Throws when the database cannot answer, or (SQLite) cannot take a write. */
   ping(): Promise<void>;
 }
 
@@ -62,7 +62,16 @@ export function metadataStore(db: Db): MetadataStore {
       return db.transaction().execute((trx) => work(metadataStore(trx)));
     },
     async ping() {
-      await sql`select 1`.execute(db);
+      // SQLite: take and drop the write lock, so a file another process holds counts as down
+      // (reads would still pass). PostgreSQL: a round trip on a pooled connection.
+      if (db.getExecutor().adapter instanceof SqliteAdapter) {
+        await db.connection().execute(async (connection) => {
+          await sql`begin immediate`.execute(connection);
+          await sql`rollback`.execute(connection);
+        });
+      } else {
+        await sql`select 1`.execute(db);
+      }
     },
   };
 }

@@ -7,6 +7,9 @@ export const databaseDrivers = ['sqlite', 'postgres'] as const;
 const sqliteSchema = z
   .object({
     path: pathString('SQLite database file (absent: <dataDirectory>/wharf.db)').optional(),
+    busyTimeoutMs: integer(0, 60_000)
+      .default(2_000)
+      .meta({ description: 'how long a statement waits for a lock another process holds before the request fails with 503 (the wait blocks the process)' }),
   })
   .strict();
 
@@ -22,6 +25,10 @@ const postgresSchema = z
         example: 'postgres://wharf:secret@db.example.com:5432/wharf',
       }),
     poolSize: integer(1, 1000).default(10).meta({ description: 'connections per process' }),
+    connectTimeoutMs: integer(100, 600_000).default(5_000).meta({ description: 'how long opening a connection may take before the request fails with 503' }),
+    statementTimeoutMs: integer(0, 3_600_000)
+      .default(30_000)
+      .meta({ description: 'longest a statement may run (server side, and client side plus 5 s for a server that stopped answering); 0: no limit' }),
   })
   .strict();
 
