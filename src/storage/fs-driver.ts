@@ -177,9 +177,14 @@ export function filesystemDriver(rootDirectory: string): StorageDriver {
     async check() {
       await mkdir(tmpDirectory, { recursive: true });
       const probe = join(tmpDirectory, `.check-${randomUUID()}`);
+      // A page of bytes, not an empty file: a full disk still has inodes for empty files.
       const handle = await open(probe, fsConstants.O_CREAT | fsConstants.O_WRONLY);
-      await handle.close();
-      await rm(probe, { force: true });
+      try {
+        await handle.write(Buffer.alloc(4096));
+      } finally {
+        await handle.close();
+        await rm(probe, { force: true });
+      }
     },
 
     async close() {},
