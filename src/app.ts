@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { WharfConfig } from './config/index.js';
 import { BackendError, RegistryError, StorageNotFoundError } from './errors.js';
+import { apiScope } from './http/api/openapi.js';
 import { mirrorStatsFrom, openReadAccess, registryReadRoutes } from './http/api/registry-read-routes.js';
 import { bootstrapAdmin, createAuth, type AuthServices } from './auth/create-auth.js';
 import { startAuthMaintenance } from './auth/maintenance.js';
@@ -129,13 +130,17 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
       healthPlugin({ checks: { storage: () => storage.check(), database: () => metadata.ping() }, draining: () => draining }),
       ...(config.metrics.enabled ? [metricsPlugin(metrics, config.metrics.path)] : []),
       ...authHttp.plugins,
-      // The console's read endpoints use the undecorated registry: browsing is not pulling.
-      async (app) => void (await app.register(registryReadRoutes, {
-        browser: createBrowser({ registry, browse: metadata.browse, manifests: metadata.manifests, repositories: metadata.repositories }),
-        registry,
-        access: config.auth.mode === 'none' ? openReadAccess : authHttp.readAccess,
-        mirrorStats: mirrorStatsFrom(metrics.registry),
-      })),
+      // /api/v1, with its OpenAPI document and reference generated from the routes' schemas.
+      apiScope([
+        authHttp.api,
+        // The console's read endpoints use the undecorated registry: browsing is not pulling.
+        async (app) => void (await app.register(registryReadRoutes, {
+          browser: createBrowser({ registry, browse: metadata.browse, manifests: metadata.manifests, repositories: metadata.repositories }),
+          registry,
+          access: config.auth.mode === 'none' ? openReadAccess : authHttp.readAccess,
+          mirrorStats: mirrorStatsFrom(metrics.registry),
+        })),
+      ]),
       async (app) => void (await app.register(consolePlugin, { directory: fileURLToPath(new URL('../../web/dist', import.meta.url)) })),
     ],
   });

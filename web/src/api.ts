@@ -61,9 +61,9 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
 
 export const get = <T>(path: string, query?: Query) => api<T>('GET', withQuery(path, query));
 
-/** `/repositories/<name>/-/<what>` — names keep their slashes, each segment encoded. */
+/** `/repositories/<name>/-/<what>`, the name percent-encoded as one path parameter (as the OpenAPI document says). */
 export const repoPath = (name: string, what: string, reference?: string) =>
-  `/repositories/${name.split('/').map(encodeURIComponent).join('/')}/-/${what}${reference !== undefined ? '/' + encodeURIComponent(reference) : ''}`;
+  `/repositories/${encodeURIComponent(name)}/-/${what}${reference !== undefined ? '/' + encodeURIComponent(reference) : ''}`;
 
 /** Lists come back as an array or wrapped (`items`, `events`, `projects` …): take the array. */
 export function listOf<T>(value: unknown, ...keys: string[]): T[] {

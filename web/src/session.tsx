@@ -1,10 +1,8 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { api, ApiError, setCsrfToken } from './api';
+import type { Session, UserAccount } from './types';
 
-export interface User {
-  name: string;
-  admin: boolean;
-}
+export type User = Pick<UserAccount, 'name' | 'admin'>;
 
 interface SessionState {
   /** undefined while loading, null when anonymous. */
@@ -17,16 +15,8 @@ interface SessionState {
 
 const SessionContext = createContext<SessionState | undefined>(undefined);
 
-interface SessionBody {
-  user?: { name?: string; username?: string; admin?: boolean; isAdmin?: boolean } | null;
-  csrfToken?: string | null;
-  authMode?: string;
-}
-
-function userOf(body: SessionBody | undefined): User | null {
-  const u = body?.user;
-  const name = u?.name ?? u?.username;
-  return name ? { name, admin: Boolean(u?.admin ?? u?.isAdmin) } : null;
+function userOf(body: Session | undefined): User | null {
+  return body ? { name: body.user.name, admin: body.user.admin } : null;
 }
 
 export function SessionProvider({ children }: { children: ReactNode }) {
@@ -34,7 +24,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const [authMode, setAuthMode] = useState<string>();
 
   useEffect(() => {
-    api<SessionBody>('GET', '/session')
+    api<Session>('GET', '/session')
       .then((body) => {
         setCsrfToken(body?.csrfToken ?? undefined);
         setAuthMode(body?.authMode);
@@ -44,7 +34,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, []);
 
   const signIn = useCallback(async (username: string, password: string) => {
-    const body = await api<SessionBody>('POST', '/session', { username, password });
+    const body = await api<Session>('POST', '/session', { username, password });
     setCsrfToken(body?.csrfToken ?? undefined);
     if (body?.authMode) setAuthMode(body.authMode);
     const signedIn = userOf(body);

@@ -1,133 +1,32 @@
-/** Shapes of the /api/v1 answers the console reads. */
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant?: string;
-  osVersion?: string;
-}
+/**
+ * The console's names for the /api/v1 answers. Every shape comes from web/src/api-schema.ts, which
+ * `npm run api-types` generates from the server's OpenAPI document: change a route's schema in
+ * src/http/api/, regenerate, and the console's compiler sees the change.
+ */
+import type { components, paths } from './api-schema';
 
-export interface RepositorySummary {
-  name: string;
-  tagCount: number;
-  manifestCount: number;
-  size: number;
-  lastPush: number | null;
-}
+type Schemas = components['schemas'];
+/** The JSON body of a successful GET of `path`. */
+type Answer<P extends keyof paths> = paths[P] extends { get: { responses: { 200: { content: { 'application/json': infer T } } } } } ? T : never;
 
-export interface Page<T> {
-  items: T[];
-  total: number;
-}
+export type Platform = Schemas['Platform'];
+export type RepositorySummary = Schemas['RepositorySummary'];
+export type RepositoryPage = Answer<'/api/v1/repositories'>;
+export type Tag = Schemas['Tag'];
+export type TagPage = Answer<'/api/v1/repositories/{name}/-/tags'>;
+export type Layer = Schemas['Layer'];
+export type History = Schemas['History'];
+export type ImageConfig = Schemas['ImageConfig'];
+export type Image = Schemas['Image'];
+export type Usage = Schemas['Usage'];
+export type Project = Schemas['Project'];
+export type Member = Schemas['Member'];
+export type Robot = Schemas['Robot'];
+export type CreatedRobot = paths['/api/v1/projects/{project}/robots']['post']['responses'][201]['content']['application/json'];
+export type AuditEvent = Schemas['AuditEvent'];
+export type UserAccount = Schemas['User'];
+export type Session = Schemas['Session'];
 
-export interface Tag {
-  name: string;
-  digest: string;
-  mediaType: string;
-  artifactType: string | null;
-  size: number;
-  platforms: Platform[];
-  pushedAt: number;
-  lastPulledAt: number | null;
-}
-
-export interface Layer {
-  digest: string;
-  mediaType: string;
-  size: number;
-  createdBy?: string;
-}
-
-export interface History {
-  created?: string;
-  createdBy?: string;
-  comment?: string;
-  emptyLayer: boolean;
-}
-
-export interface ImageConfig {
-  created?: string;
-  os?: string;
-  architecture?: string;
-  variant?: string;
-  author?: string;
-  user?: string;
-  workingDir?: string;
-  env: string[];
-  entrypoint: string[];
-  cmd: string[];
-  labels: Record<string, string>;
-  exposedPorts: string[];
-  volumes: string[];
-  history: History[];
-}
-
-export interface Image {
-  repository: string;
-  digest: string;
-  mediaType: string;
-  kind: 'image' | 'index' | 'other';
-  manifestSize: number;
-  size: number;
-  artifactType: string | null;
-  annotations: Record<string, string>;
-  subject: string | null;
-  tags: string[];
-  pushedAt: number;
-  lastPulledAt: number | null;
-  layers: Layer[];
-  config: ImageConfig | null;
-  configMediaType: string | null;
-  manifests: Array<{ digest: string; mediaType: string; size: number; platform?: Platform; annotations?: Record<string, string> }>;
-  platforms: Platform[];
-  referrers: Array<{ artifactType: string; items: Array<{ digest: string; mediaType: string; size: number; annotations?: Record<string, string> }> }>;
-}
-
-export interface Usage {
-  projects: Array<{ name: string; repositories: number; size: number }>;
-  counts?: { repositories: number; tags: number; manifests: number; blobs: number; blobBytes: number };
-  mirror?: { hits: number; misses: number; hitRate: number | null };
-}
-
-export interface Project {
-  name: string;
-  public: boolean;
-  createdAt?: string;
-}
-
-export interface Member {
-  username: string;
-  role: string;
-  since?: string;
-}
-
-export interface Robot {
-  name: string;
-  project?: string;
-  actions: string[];
-  description?: string | null;
-  createdBy?: string;
-  createdAt?: string;
-  expiresAt?: string | null;
-  revokedAt?: string | null;
-}
-
-export interface AuditEvent {
-  time: string;
-  actor: string;
-  source: string | null;
-  action: string;
-  project: string | null;
-  repository: string | null;
-  reference: string | null;
-  digest: string | null;
-  result: string;
-}
-
-export const ROLES = ['admin', 'maintainer', 'developer', 'tester', 'guest'] as const;
-
-/** A user account as the users API returns it. */
-export interface UserAccount {
-  name: string;
-  admin: boolean;
-  createdAt: string;
-}
+// A Record, so the compiler notices a role the API gains or loses.
+const roles: Record<Member['role'], true> = { admin: true, maintainer: true, developer: true, tester: true, guest: true };
+export const ROLES = Object.keys(roles) as Array<Member['role']>;

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { RegistryError } from '../../errors.js';
 import { needProject, needSystem } from './caller.js';
 import type { ApiContext } from './context.js';
+import { ref } from './schemas.js';
 
 interface AuditQueryString {
   actor?: string;
@@ -43,6 +44,7 @@ export function auditRoutes(app: FastifyInstance, { auth, callers }: ApiContext)
             offset: { type: 'integer', minimum: 0, default: 0 },
           },
         },
+        response: { 200: { type: 'object', required: ['total', 'events'], properties: { total: { type: 'integer' }, events: { type: 'array', items: ref('AuditEvent') } } } },
       },
     },
     async (request) => {

@@ -1,5 +1,6 @@
 import type { AuthServices } from '../../auth/create-auth.js';
 import type { callerResolver } from './caller.js';
+import { nameParam, ref } from './schemas.js';
 
 /** What the management API's route modules share. */
 export interface ApiContext {
@@ -9,31 +10,12 @@ export interface ApiContext {
 
 export const SESSION_SECONDS = 12 * 3600;
 
-/** JSON schema bits reused across routes. */
+/** JSON schema bits reused across routes (the named ones are in ./schemas.ts). */
 export const schemas = {
-  error: {
-    type: 'object',
-    properties: { errors: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, detail: {} } } } },
-  },
-  user: { type: 'object', properties: { name: { type: 'string' }, admin: { type: 'boolean' }, createdAt: { type: 'string', format: 'date-time' } } },
-  project: { type: 'object', properties: { name: { type: 'string' }, public: { type: 'boolean' }, createdAt: { type: 'string', format: 'date-time' } } },
-  member: { type: 'object', properties: { username: { type: 'string' }, role: { type: 'string', enum: ['admin', 'maintainer', 'developer', 'tester', 'guest'] }, since: { type: 'string' } } },
-  robot: {
-    type: 'object',
-    properties: {
-      name: { type: 'string' },
-      project: { type: 'string' },
-      actions: { type: 'array', items: { type: 'string', enum: ['pull', 'push', 'delete'] } },
-      description: { type: ['string', 'null'] },
-      createdBy: { type: 'string' },
-      createdAt: { type: 'string' },
-      expiresAt: { type: ['string', 'null'] },
-      revokedAt: { type: ['string', 'null'] },
-    },
-  },
-  nameParam: (...names: string[]) => ({
-    type: 'object',
-    required: names,
-    properties: Object.fromEntries(names.map((n) => [n, { type: 'string', minLength: 1, maxLength: 256 }])),
-  }),
+  error: ref('Errors'),
+  user: ref('User'),
+  project: ref('Project'),
+  member: ref('Member'),
+  robot: ref('Robot'),
+  nameParam,
 } as const;

@@ -1,73 +1,74 @@
-/** A route as registered, with the schema the OpenAPI document is built from. */
-export interface DocumentedRoute {
-  method: string;
-  url: string;
-  schema?: {
-    summary?: string;
-    tags?: string[];
-    params?: unknown;
-    querystring?: { properties?: Record<string, unknown>; required?: string[] };
-    body?: unknown;
-    response?: Record<string, unknown>;
-  };
-}
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import { CONSOLE_CSP } from '../console.js';
+import { namedSchemas } from './schemas.js';
 
-/** OpenAPI 3.1 from the routes' JSON schemas (hand-assembled: no extra dependency). */
-export function openApiDocument(routes: readonly DocumentedRoute[]): unknown {
-  const paths: Record<string, Record<string, unknown>> = {};
-  for (const route of routes) {
-    if (route.method === 'HEAD' || route.method === 'OPTIONS') continue;
-    const path = route.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
-    const schema = route.schema ?? {};
-    const parameters = [
-      ...[...path.matchAll(/\{([A-Za-z0-9_]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } })),
-      ...Object.entries(schema.querystring?.properties ?? {}).map(([name, s]) => ({ name, in: 'query', required: schema.querystring?.required?.includes(name) ?? false, schema: s })),
-    ];
-    const responses: Record<string, unknown> = {};
-    for (const [status, body] of Object.entries(schema.response ?? { 200: {} })) {
-      responses[status] = { description: status === '204' ? 'no content' : 'success', ...(status === '204' ? {} : { content: { 'application/json': { schema: body } } }) };
+export const OPENAPI_PATH = '/api/v1/openapi.json';
+/** The browsable API reference (Swagger UI, served from the package: no CDN). */
+export const API_REFERENCE_PATH = '/api/v1/docs';
+
+type Surface = (app: FastifyInstance) => Promise<void>;
+type OpenApiDocument = { paths?: Record<string, Record<string, { responses?: Record<string, unknown> }>> };
+
+const METHODS = new Set(['get', 'put', 'post', 'delete', 'patch']);
+
+/** Every operation can fail with the registry's error envelope. */
+function withErrorResponses<T extends OpenApiDocument>(document: T): T {
+  for (const operations of Object.values(document.paths ?? {})) {
+    for (const [method, operation] of Object.entries(operations)) {
+      if (!METHODS.has(method)) continue;
+      operation.responses = {
+        ...operation.responses,
+        default: { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Errors' } } } },
+      };
     }
-    responses.default = { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Errors' } } } };
-    (paths[path] ??= {})[route.method.toLowerCase()] = {
-      summary: schema.summary,
-      tags: schema.tags,
-      parameters,
-      ...(schema.body ? { requestBody: { required: true, content: { 'application/json': { schema: schema.body } } } } : {}),
-      responses,
-      security: [{ basic: [] }, { bearer: [] }, { session: [] }],
-    };
   }
-  return {
-    openapi: '3.1.0',
-    info: {
-      title: 'Wharf management API',
-      version: '1',
-      description:
-        'Users, projects, members, robots, tokens and the audit log. Authenticate with HTTP Basic, a bearer token, or the console session cookie; ' +
-        'cookie-authenticated changes need the X-CSRF-Token header (the csrfToken from POST /session).',
-    },
-    servers: [{ url: '/' }],
-    paths,
-    components: {
-      securitySchemes: {
-        basic: { type: 'http', scheme: 'basic' },
-        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
-        session: { type: 'apiKey', in: 'cookie', name: 'wharf_session' },
-      },
-      schemas: {
-        Errors: {
-          type: 'object',
-          properties: { errors: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, detail: {} } } } },
-        },
-      },
-    },
-  };
+  return document;
 }
 
-// Route schemas carry their OpenAPI summary and tags (as @fastify/swagger's do).
-declare module 'fastify' {
-  interface FastifySchema {
-    summary?: string;
-    tags?: string[];
-  }
+/**
+ * The management API's scope: @fastify/swagger sees every route registered inside it and builds
+ * the OpenAPI 3.1 document from their JSON schemas (served at OPENAPI_PATH, browsable at
+ * API_REFERENCE_PATH). The named schemas (./schemas.ts) are added here, so every surface inside
+ * may reference them.
+ */
+export function apiScope(surfaces: readonly Surface[]): Surface {
+  return async (app) => {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'Wharf management API',
+          version: '1',
+          description:
+            'Users, projects, members, robots, tokens, the audit log and the registry views of the console. ' +
+            'Authenticate with HTTP Basic, a bearer token, or the console session cookie; ' +
+            'cookie-authenticated changes need the X-CSRF-Token header (the csrfToken from POST /session).',
+        },
+        servers: [{ url: '/' }],
+        components: {
+          securitySchemes: {
+            basic: { type: 'http', scheme: 'basic' },
+            bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+            session: { type: 'apiKey', in: 'cookie', name: 'wharf_session' },
+          },
+        },
+        security: [{ basic: [] }, { bearer: [] }, { session: [] }],
+      },
+      // Components are named by their $id (User, Image, …), which the console's types use.
+      refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+      transformObject: (document) => ('openapiObject' in document ? withErrorResponses(document.openapiObject as OpenApiDocument) : document.swaggerObject),
+    });
+    for (const schema of namedSchemas()) app.addSchema(schema);
+    for (const surface of surfaces) await app.register(surface);
+    app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
+    await app.register(swaggerUi, {
+      routePrefix: API_REFERENCE_PATH,
+      // The console's policy: Swagger UI's files are served from the package, with no inline code.
+      staticCSP: CONSOLE_CSP,
+      // No top bar: its Swagger logo carries an inline style, and its URL box is not needed.
+      uiConfig: { deepLinking: true, layout: 'BaseLayout' },
+    });
+  };
 }

@@ -1,13 +1,15 @@
 import type { FastifyInstance } from 'fastify';
+import { repositoryActions, roles } from '../../auth/policy.js';
 import { grantScopes } from '../auth/token-routes.js';
 import { actorOf, need, needProject, needSystem } from './caller.js';
 import { schemas, type ApiContext } from './context.js';
+import { listOf, noContent, ref } from './schemas.js';
 
 const project = schemas.nameParam('project');
 
 /** Projects, their members and robots; and registry tokens for the caller. */
 export function projectRoutes(app: FastifyInstance, { auth, callers }: ApiContext): void {
-  app.get('/projects', { schema: { summary: 'projects the caller can see', tags: ['projects'], response: { 200: { type: 'object', properties: { projects: { type: 'array', items: schemas.project } } } } } }, async (request) => {
+  app.get('/projects', { schema: { summary: 'projects the caller can see', tags: ['projects'], response: { 200: listOf('projects', 'Project') } } }, async (request) => {
     const { principal } = await callers.of(request);
     const all = auth.config.mode === 'none' || principal.admin;
     const projects = principal.kind === 'robot'
@@ -59,7 +61,7 @@ export function projectRoutes(app: FastifyInstance, { auth, callers }: ApiContex
 
   app.delete<{ Params: { project: string } }>(
     '/projects/:project',
-    { schema: { summary: 'remove a project with its members and robots (system admins; repositories stay)', tags: ['projects'], params: project } },
+    { schema: { summary: 'remove a project with its members and robots (system admins; repositories stay)', tags: ['projects'], params: project, response: noContent } },
     async (request, reply) => {
       const caller = await callers.of(request);
       needSystem(auth, caller, 'createProject');
@@ -70,7 +72,7 @@ export function projectRoutes(app: FastifyInstance, { auth, callers }: ApiContex
 
   app.get<{ Params: { project: string } }>(
     '/projects/:project/members',
-    { schema: { summary: 'members and their roles', tags: ['members'], params: project, response: { 200: { type: 'object', properties: { members: { type: 'array', items: schemas.member } } } } } },
+    { schema: { summary: 'members and their roles', tags: ['members'], params: project, response: { 200: listOf('members', 'Member') } } },
     async (request) => {
       await needProject(auth, await callers.of(request), request.params.project, 'readMembers');
       return { members: await auth.accounts.listMembers(request.params.project) };
@@ -84,7 +86,7 @@ export function projectRoutes(app: FastifyInstance, { auth, callers }: ApiContex
         summary: 'add a member or change their role',
         tags: ['members'],
         params: schemas.nameParam('project', 'username'),
-        body: { type: 'object', required: ['role'], additionalProperties: false, properties: { role: { type: 'string', enum: ['admin', 'maintainer', 'developer', 'tester', 'guest'] } } },
+        body: { type: 'object', required: ['role'], additionalProperties: false, properties: { role: { type: 'string', enum: roles } } },
         response: { 200: schemas.member },
       },
     },
@@ -97,7 +99,7 @@ export function projectRoutes(app: FastifyInstance, { auth, callers }: ApiContex
 
   app.delete<{ Params: { project: string; username: string } }>(
     '/projects/:project/members/:username',
-    { schema: { summary: 'remove a member', tags: ['members'], params: schemas.nameParam('project', 'username') } },
+    { schema: { summary: 'remove a member', tags: ['members'], params: schemas.nameParam('project', 'username'), response: noContent } },
     async (request, reply) => {
       const caller = await callers.of(request);
       await needProject(auth, caller, request.params.project, 'manageMembers');
@@ -108,7 +110,7 @@ export function projectRoutes(app: FastifyInstance, { auth, callers }: ApiContex
 
   app.get<{ Params: { project: string } }>(
     '/projects/:project/robots',
-    { schema: { summary: 'robot accounts of a project', tags: ['robots'], params: project, response: { 200: { type: 'object', properties: { robots: { type: 'array', items: schemas.robot } } } } } },
+    { schema: { summary: 'robot accounts of a project', tags: ['robots'], params: project, response: { 200: listOf('robots', 'Robot') } } },
     async (request) => {
       await needProject(auth, await callers.of(request), request.params.project, 'manageRobots');
       return { robots: await auth.accounts.listRobots(request.params.project) };
@@ -128,13 +130,13 @@ export function projectRoutes(app: FastifyInstance, { auth, callers }: ApiContex
           additionalProperties: false,
           properties: {
             name: { type: 'string' },
-            actions: { type: 'array', minItems: 1, items: { type: 'string', enum: ['pull', 'push', 'delete'] } },
+            actions: { type: 'array', minItems: 1, items: { type: 'string', enum: repositoryActions } },
             expiresInSeconds: { type: 'integer', minimum: 1 },
             expiresAt: { type: 'string', format: 'date-time' },
             description: { type: 'string', maxLength: 500 },
           },
         },
-        response: { 201: { type: 'object', properties: { robot: schemas.robot, secret: { type: 'string' } } } },
+        response: { 201: { type: 'object', required: ['robot', 'secret'], properties: { robot: ref('Robot'), secret: { type: 'string' } } } },
       },
     },
     async (request, reply) => {
@@ -149,7 +151,7 @@ export function projectRoutes(app: FastifyInstance, { auth, callers }: ApiContex
 
   app.delete<{ Params: { project: string; robot: string } }>(
     '/projects/:project/robots/:robot',
-    { schema: { summary: 'revoke a robot account', tags: ['robots'], params: schemas.nameParam('project', 'robot') } },
+    { schema: { summary: 'revoke a robot account', tags: ['robots'], params: schemas.nameParam('project', 'robot'), response: noContent } },
     async (request, reply) => {
       const caller = await callers.of(request);
       await needProject(auth, caller, request.params.project, 'manageRobots');
@@ -168,6 +170,7 @@ export function projectRoutes(app: FastifyInstance, { auth, callers }: ApiContex
         response: {
           200: {
             type: 'object',
+            required: ['token', 'expires_in', 'issued_at', 'access'],
             properties: {
               token: { type: 'string' },
               expires_in: { type: 'integer' },

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import { RegistryError } from '../../errors.js';
 import { looksLikeDigest, parseDigest } from '../../oci/digest.js';
@@ -7,6 +7,7 @@ import type { Browser, ProjectFilter, RepositorySort } from '../../registry/brow
 import type { Registry } from '../../registry/registry.js';
 import type { RegistryEvent } from '../access.js';
 import { ociErrorHandler } from '../error-envelope.js';
+import { noContent, pageOf, ref } from './schemas.js';
 
 /**
  * What the console's registry endpoints ask of authentication and authorization: the same
@@ -65,32 +66,44 @@ export function mirrorStatsFrom(metrics: MetricsRegistry): () => Promise<MirrorS
   };
 }
 
-const SORTS = new Set<RepositorySort>(['name', 'size', 'tags', 'pushed']);
 const MAX_LIMIT = 200;
 
-function pageOf(query: Record<string, string | undefined>, defaultLimit: number): { limit: number; offset: number } {
-  const limit = query.limit === undefined ? defaultLimit : Number(query.limit);
-  const offset = query.offset === undefined ? 0 : Number(query.offset);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-    throw new RegistryError('PAGINATION_NUMBER_INVALID', `limit must be an integer from 1 to ${MAX_LIMIT}`);
-  }
-  if (!Number.isInteger(offset) || offset < 0) throw new RegistryError('PAGINATION_NUMBER_INVALID', 'offset must be a non-negative integer');
-  return { limit, offset };
+const page = (defaultLimit: number) => ({
+  limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: defaultLimit },
+  offset: { type: 'integer', minimum: 0, default: 0 },
+  q: { type: 'string', maxLength: 1000, description: 'a substring of the name' },
+});
+const tagQuery = { type: 'object', properties: page(100) } as const;
+const repositoryParams = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 1024, description: 'the repository name, percent-encoded (team%2Fapp); the same paths with the name\'s slashes as they are work too' } },
+} as const;
+const referenceParams = (what: string) => ({
+  type: 'object',
+  required: ['name', 'reference'],
+  properties: { ...repositoryParams.properties, reference: { type: 'string', minLength: 1, maxLength: 256, description: what } },
+});
+const tags = ['registry'];
+
+interface PageQuery {
+  limit: number;
+  offset: number;
+  q?: string;
 }
 
 const search = (value: string | undefined) => (value && value.trim() ? value.trim().slice(0, 200) : undefined);
 
 /**
- * `/api/v1/repositories/<name>/-/<what>[/<reference>]`: names contain slashes, so `/-/` ends
- * the name (a path component `-` is not a valid repository name component).
+ * `/api/v1/repositories/<name>/-/<what>[/<reference>]` with the name's slashes as they are:
+ * `/-/` ends the name (a path component `-` is not a valid repository name component).
  */
 function splitRepositoryPath(tail: string): { repository: string; what: string; reference?: string } {
   const marker = tail.lastIndexOf('/-/');
   if (marker === -1) throw new RegistryError('NOT_FOUND', 'no such endpoint');
-  const repository = parseRepositoryName(decodeURIComponent(tail.slice(0, marker)));
   const [what = '', ...rest] = tail.slice(marker + 3).split('/');
   const reference = rest.length ? decodeURIComponent(rest.join('/')) : undefined;
-  return { repository, what, ...(reference !== undefined ? { reference } : {}) };
+  return { repository: decodeURIComponent(tail.slice(0, marker)), what, ...(reference !== undefined ? { reference } : {}) };
 }
 
 function parseReference(reference: string | undefined): string {
@@ -106,35 +119,20 @@ export async function registryReadRoutes(app: FastifyInstance, options: Registry
     reply.header('Cache-Control', 'no-store');
   });
 
-  app.get('/api/v1/registry-info', async (request) => ({
-    registryHost: options.registryHost ?? request.headers.host ?? 'localhost',
-  }));
-
-  app.get<{ Querystring: Record<string, string | undefined> }>('/api/v1/repositories', async (request) => {
-    const q = request.query;
-    const sort = (q.sort ?? 'name') as RepositorySort;
-    if (!SORTS.has(sort)) throw new RegistryError('INVALID_REQUEST', 'sort must be one of name, size, tags, pushed');
-    const order = q.order ?? (sort === 'name' ? 'asc' : 'desc');
-    if (order !== 'asc' && order !== 'desc') throw new RegistryError('INVALID_REQUEST', 'order must be asc or desc');
-    const filter = await access.pullFilter(request);
-    const term = search(q.q);
-    return browser.repositories({ filter, ...(term ? { search: term } : {}), sort, descending: order === 'desc', ...pageOf(q, 50) });
-  });
-
-  app.get<{ Querystring: Record<string, string | undefined> }>('/api/v1/repositories/*', async (request) => {
-    const { repository, what, reference } = splitRepositoryPath((request.params as { '*': string })['*']);
+  const listTags = async (request: FastifyRequest, name: string, query: PageQuery) => {
+    const repository = parseRepositoryName(name);
     await access.requirePull(request, repository);
-    if (what === 'tags' && reference === undefined) {
-      const term = search(request.query.q);
-      return browser.tags(repository, { ...(term ? { search: term } : {}), ...pageOf(request.query, 100) });
-    }
-    if (what === 'manifests') return browser.image(repository, parseReference(reference));
-    throw new RegistryError('NOT_FOUND', 'no such endpoint');
-  });
-
-  app.delete('/api/v1/repositories/*', async (request, reply) => {
-    const { repository, what, reference } = splitRepositoryPath((request.params as { '*': string })['*']);
+    const term = search(query.q);
+    return browser.tags(repository, { ...(term ? { search: term } : {}), limit: query.limit, offset: query.offset });
+  };
+  const image = async (request: FastifyRequest, name: string, reference: string | undefined) => {
+    const repository = parseRepositoryName(name);
+    await access.requirePull(request, repository);
+    return browser.image(repository, parseReference(reference));
+  };
+  const remove = async (request: FastifyRequest, reply: FastifyReply, what: string, name: string, reference: string | undefined) => {
     if (what !== 'tags' && what !== 'manifests') throw new RegistryError('NOT_FOUND', 'no such endpoint');
+    const repository = parseRepositoryName(name);
     const ref = parseReference(reference);
     if (what === 'tags' && looksLikeDigest(ref)) throw new RegistryError('TAG_INVALID', 'a tag, not a digest, is expected here');
     if (what === 'manifests' && !looksLikeDigest(ref)) throw new RegistryError('DIGEST_INVALID', 'a digest is expected here');
@@ -142,17 +140,94 @@ export async function registryReadRoutes(app: FastifyInstance, options: Registry
     await options.registry.deleteManifest(repository, ref);
     access.record?.(request, { action: 'delete', repository, ...(looksLikeDigest(ref) ? { digest: ref } : { reference: ref }) });
     return reply.code(204).send();
+  };
+
+  app.get(
+    '/api/v1/registry-info',
+    { schema: { summary: 'the host name for pull commands', tags, response: { 200: { type: 'object', required: ['registryHost'], properties: { registryHost: { type: 'string' } } } } } },
+    async (request) => ({ registryHost: options.registryHost ?? request.headers.host ?? 'localhost' }),
+  );
+
+  app.get<{ Querystring: PageQuery & { sort: RepositorySort; order?: 'asc' | 'desc' } }>(
+    '/api/v1/repositories',
+    {
+      schema: {
+        summary: 'repositories the caller may pull',
+        tags,
+        querystring: {
+          type: 'object',
+          properties: {
+            ...page(50),
+            sort: { type: 'string', enum: ['name', 'size', 'tags', 'pushed'], default: 'name' },
+            order: { type: 'string', enum: ['asc', 'desc'], description: 'default: asc by name, desc otherwise' },
+          },
+        },
+        response: { 200: pageOf('RepositorySummary') },
+      },
+    },
+    async (request) => {
+      const { sort, order = sort === 'name' ? 'asc' : 'desc', limit, offset } = request.query;
+      const filter = await access.pullFilter(request);
+      const term = search(request.query.q);
+      return browser.repositories({ filter, ...(term ? { search: term } : {}), sort, descending: order === 'desc', limit, offset });
+    },
+  );
+
+  app.get<{ Params: { name: string }; Querystring: PageQuery }>(
+    '/api/v1/repositories/:name/-/tags',
+    { schema: { summary: "a repository's tags", tags, params: repositoryParams, querystring: tagQuery, response: { 200: pageOf('Tag') } } },
+    async (request) => listTags(request, request.params.name, request.query),
+  );
+
+  app.get<{ Params: { name: string; reference: string } }>(
+    '/api/v1/repositories/:name/-/manifests/:reference',
+    { schema: { summary: 'an image or index: manifest, config, layers, history, platforms, referrers', tags, params: referenceParams('a tag or a digest'), response: { 200: ref('Image') } } },
+    async (request) => image(request, request.params.name, request.params.reference),
+  );
+
+  app.delete<{ Params: { name: string; reference: string } }>(
+    '/api/v1/repositories/:name/-/tags/:reference',
+    { schema: { summary: 'delete a tag (its manifest stays)', tags, params: referenceParams('a tag'), response: noContent } },
+    async (request, reply) => remove(request, reply, 'tags', request.params.name, request.params.reference),
+  );
+
+  app.delete<{ Params: { name: string; reference: string } }>(
+    '/api/v1/repositories/:name/-/manifests/:reference',
+    { schema: { summary: 'delete a manifest and its tags', tags, params: referenceParams('a digest'), response: noContent } },
+    async (request, reply) => remove(request, reply, 'manifests', request.params.name, request.params.reference),
+  );
+
+  // The same endpoints with the name's slashes as they are (routers cannot match those as one
+  // parameter), so not in the OpenAPI document.
+  app.get<{ Params: { '*': string }; Querystring: PageQuery }>(
+    '/api/v1/repositories/*',
+    { schema: { hide: true, querystring: tagQuery } },
+    async (request) => {
+      const { repository, what, reference } = splitRepositoryPath(request.params['*']);
+      if (what === 'tags' && reference === undefined) return listTags(request, repository, request.query);
+      if (what === 'manifests') return image(request, repository, reference);
+      throw new RegistryError('NOT_FOUND', 'no such endpoint');
+    },
+  );
+
+  app.delete<{ Params: { '*': string } }>('/api/v1/repositories/*', { schema: { hide: true } }, async (request, reply) => {
+    const { repository, what, reference } = splitRepositoryPath(request.params['*']);
+    return remove(request, reply, what, repository, reference);
   });
 
-  app.get('/api/v1/usage', async (request) => {
-    const filter = await access.pullFilter(request);
-    const usage = await browser.usage(filter);
-    const mirror = options.mirrorStats ? await options.mirrorStats() : undefined;
-    return {
-      projects: usage.projects,
-      // Registry-wide figures only for a caller who sees every project.
-      ...('all' in filter ? { counts: usage.counts } : {}),
-      ...(mirror ? { mirror: { ...mirror, hitRate: mirror.hits + mirror.misses > 0 ? mirror.hits / (mirror.hits + mirror.misses) : null } } : {}),
-    };
-  });
+  app.get(
+    '/api/v1/usage',
+    { schema: { summary: 'stored bytes per project; registry-wide counts for those who see everything; mirror cache counters', tags, response: { 200: ref('Usage') } } },
+    async (request) => {
+      const filter = await access.pullFilter(request);
+      const usage = await browser.usage(filter);
+      const mirror = options.mirrorStats ? await options.mirrorStats() : undefined;
+      return {
+        projects: usage.projects,
+        // Registry-wide figures only for a caller who sees every project.
+        ...('all' in filter ? { counts: usage.counts } : {}),
+        ...(mirror ? { mirror: { ...mirror, hitRate: mirror.hits + mirror.misses > 0 ? mirror.hits / (mirror.hits + mirror.misses) : null } } : {}),
+      };
+    },
+  );
 }

@@ -3,12 +3,10 @@ import { randomSecret, sha256Hex } from '../../auth/secrets.js';
 import { RegistryError } from '../../errors.js';
 import { sourceOf } from '../auth/credentials.js';
 import { CSRF_COOKIE, SESSION_COOKIE, checkCsrf, setCookie } from './caller.js';
-import { SESSION_SECONDS, schemas, type ApiContext } from './context.js';
+import { SESSION_SECONDS, type ApiContext } from './context.js';
+import { noContent, ref } from './schemas.js';
 
-const sessionReply = {
-  type: 'object',
-  properties: { user: schemas.user, csrfToken: { type: ['string', 'null'] }, authMode: { type: 'string' } },
-};
+const sessionReply = ref('Session');
 
 /**
  * Console login. `POST /session` checks the password (rate-limited, audited), stores a session
@@ -65,7 +63,7 @@ export function sessionRoutes(app: FastifyInstance, { auth, callers }: ApiContex
     },
   );
 
-  app.delete('/session', { config: { public: true }, schema: { summary: 'log out (ends the session, clears the cookies)', tags: ['session'] } }, async (request, reply) => {
+  app.delete('/session', { config: { public: true }, schema: { summary: 'log out (ends the session, clears the cookies)', tags: ['session'], response: noContent } }, async (request, reply) => {
     const caller = await callers.of(request);
     if (caller.session) {
       checkCsrf(request, caller);

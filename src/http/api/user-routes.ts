@@ -2,13 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import { RegistryError } from '../../errors.js';
 import { actorOf, need, needSystem } from './caller.js';
 import { schemas, type ApiContext } from './context.js';
+import { listOf, noContent } from './schemas.js';
 
 const tags = ['users'];
 const password = { type: 'string', minLength: 1, maxLength: 1024 } as const;
 
 /** Users (system admins), and each user's own password. */
 export function userRoutes(app: FastifyInstance, { auth, callers }: ApiContext): void {
-  app.get('/users', { schema: { summary: 'list users', tags, response: { 200: { type: 'object', properties: { users: { type: 'array', items: schemas.user } } } } } }, async (request) => {
+  app.get('/users', { schema: { summary: 'list users', tags, response: { 200: listOf('users', 'User') } } }, async (request) => {
     needSystem(auth, await callers.of(request), 'manageUsers');
     return { users: await auth.accounts.listUsers() };
   });
@@ -60,7 +61,7 @@ export function userRoutes(app: FastifyInstance, { auth, callers }: ApiContext):
 
   app.delete<{ Params: { name: string } }>(
     '/users/:name',
-    { schema: { summary: 'remove a user', tags, params: schemas.nameParam('name') } },
+    { schema: { summary: 'remove a user', tags, params: schemas.nameParam('name'), response: noContent } },
     async (request, reply) => {
       const caller = await callers.of(request);
       needSystem(auth, caller, 'manageUsers');
@@ -77,6 +78,7 @@ export function userRoutes(app: FastifyInstance, { auth, callers }: ApiContext):
         tags,
         params: schemas.nameParam('name'),
         body: { type: 'object', required: ['password'], additionalProperties: false, properties: { password, currentPassword: password } },
+        response: noContent,
       },
     },
     async (request, reply) => {

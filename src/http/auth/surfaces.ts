@@ -8,14 +8,14 @@ import type { RegistryReadAccess } from '../api/registry-read-routes.js';
 import { tokenRoutes } from './token-routes.js';
 import { v2Access } from './v2-access.js';
 
-/** The HTTP side of authentication, for the composition root: /v2 access, /token, /api/v1. */
+/** The HTTP side of authentication, for the composition root: /v2 access, /token (in `plugins`), /api/v1 (`api`). */
 export function authSurfaces(auth: AuthServices, options: { publicUrl?: string | undefined }): {
   v2: V2Access;
   readAccess: RegistryReadAccess;
+  api: (app: FastifyInstance) => Promise<void>;
   plugins: Array<(app: FastifyInstance) => Promise<void>>;
 } {
   const callers = callerResolver(auth);
-  const plugins = [apiPlugin(auth, callers)];
-  if (auth.config.mode === 'token') plugins.push(tokenRoutes(auth, options));
-  return { v2: v2Access(auth, options), readAccess: registryReadAccess(auth, callers), plugins };
+  const plugins = auth.config.mode === 'token' ? [tokenRoutes(auth, options)] : [];
+  return { v2: v2Access(auth, options), readAccess: registryReadAccess(auth, callers), api: apiPlugin(auth, callers), plugins };
 }

@@ -5,7 +5,7 @@ import { ConfirmDialog } from '../components/confirm-dialog';
 import { CommandLine } from '../components/copy-button';
 import { formatAge, formatTime } from '../format';
 import { Link, routes } from '../router';
-import { ROLES, type Member, type Project, type Robot } from '../types';
+import { ROLES, type CreatedRobot, type Member, type Project, type Robot } from '../types';
 import { useAction } from '../use-action';
 import { useData } from '../use-data';
 
@@ -94,7 +94,7 @@ function Members({ project }: { project: string }) {
   );
 }
 
-interface CreatedRobot {
+interface NewSecret {
   name: string;
   secret: string;
 }
@@ -106,7 +106,7 @@ function Robots({ project }: { project: string }) {
   const [actions, setActions] = useState<Record<string, boolean>>({ pull: true, push: false, delete: false });
   const [description, setDescription] = useState('');
   const [expiresDays, setExpiresDays] = useState('');
-  const [created, setCreated] = useState<CreatedRobot>();
+  const [created, setCreated] = useState<NewSecret>();
   const [revoking, setRevoking] = useState<Robot>();
 
   const create = async (event: FormEvent) => {
@@ -114,14 +114,13 @@ function Robots({ project }: { project: string }) {
     setCreated(undefined);
     const days = Number(expiresDays);
     await run(async () => {
-      const answer = await api<{ robot?: { name?: string }; name?: string; secret?: string; token?: string }>('POST', `${base(project)}/robots`, {
+      const answer = await api<CreatedRobot>('POST', `${base(project)}/robots`, {
         name,
         actions: Object.keys(actions).filter((a) => actions[a]),
         ...(description ? { description } : {}),
         ...(expiresDays && days > 0 ? { expiresInSeconds: Math.round(days * 86_400) } : {}),
       });
-      const secret = answer.secret ?? answer.token ?? '';
-      setCreated({ name: answer.robot?.name ?? answer.name ?? name, secret });
+      setCreated({ name: answer.robot.name, secret: answer.secret });
       setName('');
       setDescription('');
     });

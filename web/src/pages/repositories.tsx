@@ -3,7 +3,7 @@ import { get } from '../api';
 import { ErrorBanner, Loading, Pager } from '../components/common';
 import { formatAge, formatBytes } from '../format';
 import { Link, routes, setQuery, useLocation } from '../router';
-import type { Page, RepositorySummary } from '../types';
+import type { RepositoryPage } from '../types';
 import { useData } from '../use-data';
 
 const LIMIT = 25;
@@ -31,7 +31,7 @@ export function RepositoriesPage() {
   }, [text, q]);
 
   const repos = useData(
-    () => get<Page<RepositorySummary>>('/repositories', { q, sort, order, limit: LIMIT, offset }),
+    () => get<RepositoryPage>('/repositories', { q, sort, order, limit: LIMIT, offset }),
     `${q}|${sort}|${order}|${offset}`,
   );
 

@@ -6,7 +6,7 @@ import { CopyButton } from '../components/copy-button';
 import { formatAge, formatBytes, platformText, shortDigest } from '../format';
 import { pullByDigest, pullByTag, useRegistryHost } from '../registry-host';
 import { Link, routes, setQuery, useLocation } from '../router';
-import type { Page, Tag } from '../types';
+import type { Tag, TagPage } from '../types';
 import { useData } from '../use-data';
 
 const LIMIT = 50;
@@ -26,7 +26,7 @@ export function RepositoryPage({ name }: { name: string }) {
     return () => clearTimeout(timer);
   }, [text, q]);
 
-  const tags = useData(() => get<Page<Tag>>(repoPath(name, 'tags'), { q, limit: LIMIT, offset }), `${name}|${q}|${offset}`);
+  const tags = useData(() => get<TagPage>(repoPath(name, 'tags'), { q, limit: LIMIT, offset }), `${name}|${q}|${offset}`);
 
   return (
     <main id="main">
