@@ -1,20 +1,54 @@
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { finished, Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
 import type { Hash } from 'node:crypto';
 
 /** 1 MiB: large enough for disk and socket throughput, small enough to keep memory flat. */
 export const STREAM_HIGH_WATER_MARK = 1 << 20;
 
-/** Passes bytes through unchanged while feeding a hash and counting them. */
+/** A body that must carry exactly `length` bytes, and the error that refuses it otherwise. */
+export interface ExactLength {
+  length: number;
+  refuse: (received: number) => Error;
+}
+
+/**
+ * Passes bytes through unchanged while feeding a hash and counting them. With `exact`, it fails
+ * as soon as a chunk would pass the length (that chunk is not passed on) and at the end when
+ * fewer bytes came.
+ */
 export class HashingCounter extends Transform {
   bytes = 0;
-  constructor(private readonly hash: Hash | null) {
+  constructor(private readonly hash: Hash | null, private readonly exact?: ExactLength) {
     super({ highWaterMark: STREAM_HIGH_WATER_MARK });
   }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.exact && this.bytes + chunk.length > this.exact.length) {
+      callback(this.exact.refuse(this.bytes + chunk.length));
+      return;
+    }
     this.bytes += chunk.length;
     this.hash?.update(chunk);
     callback(null, chunk);
   }
+  override _flush(callback: TransformCallback): void {
+    callback(this.exact && this.bytes !== this.exact.length ? this.exact.refuse(this.bytes) : null);
+  }
+}
+
+/**
+ * Pipes `source` into `target` without ever destroying `source`, unlike `pipeline`: destroying an
+ * HTTP request destroys its socket, and the server still wants to answer. When `source` fails or
+ * closes early, `target` is destroyed with that error; when `target` fails, `source` is unpiped
+ * and left paused for its owner to drain or discard.
+ */
+export function feed(source: Readable, target: Writable): void {
+  // The listeners `finished` leaves behind also catch a late 'error', which would otherwise crash.
+  finished(source, { writable: false }, (error) => {
+    if (error) target.destroy(error);
+  });
+  // The consumer of `target` learns of its error from the stream itself, even if it only starts
+  // reading later: until then, an 'error' with no listener would crash the process.
+  target.on('error', () => undefined);
+  source.pipe(target);
 }
 
 /** Fails the stream once more than `limit` bytes have passed. */

@@ -1,11 +1,10 @@
 import { randomUUID, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { RegistryError, StorageNotFoundError } from '../errors.js';
 import { digestFromHash, newHasher, parseDigest, type Digest } from '../oci/digest.js';
 import { KeyedMutex } from '../lib/keyed-mutex.js';
-import { HashingCounter } from '../lib/streams.js';
-import { UploadOffsetError } from '../storage/driver.js';
+import { feed, HashingCounter } from '../lib/streams.js';
+import { UploadLengthError, UploadOffsetError } from '../storage/driver.js';
 import { blobKey } from '../storage/keys.js';
 import type { RegistryDeps } from './deps.js';
 import type { BlobInfo, ChunkRange, Registry, UploadStatus } from './registry.js';
@@ -56,13 +55,13 @@ export function uploadUseCases(
   }
 
   const rangeError = (id: string, size: number, message: string) =>
-    new RegistryError('BLOB_UPLOAD_INVALID', message, {
-      status: 416,
-      detail: { uuid: id, size },
-      headers: { Range: size > 0 ? `0-${size - 1}` : '0-0', 'Docker-Upload-UUID': id },
-    });
+    new RegistryError('BLOB_UPLOAD_INVALID', message, { status: 416, detail: { uuid: id, size } });
 
-  /** Appends one body to the session; keeps the in-process hash in step when it can. */
+  /**
+   * Appends one body to the session; keeps the in-process hash in step when it can. With a
+   * `range`, the body must carry exactly its length: the driver is told to keep nothing of a
+   * chunk cut off for being longer, or refused at its end for being shorter.
+   */
   async function append(id: string, body: Readable, range: ChunkRange | undefined): Promise<number> {
     const offset = await storedSize(id);
     if (range) {
@@ -78,32 +77,24 @@ export function uploadUseCases(
       hasher = { hash: newHasher('sha256'), size: 0 };
       hashers.set(id, hasher);
     }
-    const counter = new HashingCounter(hasher?.hash ?? null);
-    const feeding = pipeline(body, counter);
-    // A client abort rejects `feeding` while the store is still writing: mark it handled now (it
-    // is awaited below) so the rejection cannot crash the process as an unhandled one.
-    feeding.catch(() => undefined);
+    const exact = range && { length: range.end - range.start + 1, refuse: (received: number) => new UploadLengthError(range.end - range.start + 1, received) };
+    const counter = new HashingCounter(hasher?.hash ?? null, exact);
+    // Never destroys the request: the reply to a refused chunk still has to reach the client.
+    feed(body, counter);
     let size: number;
     try {
       size = await storage.appendUpload(id, offset, counter);
-      await feeding;
     } catch (error) {
-      body.destroy();
       counter.destroy();
-      await feeding.catch(() => undefined);
-      // Whatever reached the store stays resumable; the hash no longer matches it.
+      // What reached the store (a client gone mid-chunk) stays resumable; the hash no longer matches.
       hashers.delete(id);
       await metadata.uploads.setSize(id, await storage.uploadSize(id).catch(() => offset), deps.now()).catch(() => undefined);
       if (error instanceof UploadOffsetError) throw rangeError(id, error.actual, error.message);
+      if (error instanceof UploadLengthError) throw new RegistryError('SIZE_INVALID', error.message, { detail: { uuid: id, expected: error.expected } });
       throw error;
     }
     if (hasher) hasher.size = size;
     await touch(id, size);
-    if (range && size - offset !== range.end - range.start + 1) {
-      throw new RegistryError('SIZE_INVALID', `Content-Range announced ${range.end - range.start + 1} bytes, received ${size - offset}`, {
-        detail: { uuid: id },
-      });
-    }
     return size;
   }
 

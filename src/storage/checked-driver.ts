@@ -1,4 +1,6 @@
+import type { Readable } from 'node:stream';
 import { BackendError, StorageNotFoundError } from '../errors.js';
+import type { ChunkWriter } from '../lib/buffer-pool.js';
 import { UploadOffsetError, type StorageDriver } from './driver.js';
 
 const KEY_PATTERN = /^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*)(?:\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
@@ -13,6 +15,9 @@ export interface StorageObserver {
  * Wraps a driver with what every driver needs and none should repeat: key and id checks (no
  * `..`, no absolute paths, nothing outside the layout ever reaches a backend) and error
  * normalisation (anything that is not "not found" or an offset mismatch becomes a BackendError).
+ * A failure of the caller's side — the body being written, or the `write` a `pipeTo` feeds (a
+ * client that hung up, a refused chunk) — is not the store's: it is rethrown as it is and not
+ * reported to the observer.
  */
 export function checkedDriver(inner: StorageDriver, observer?: StorageObserver): StorageDriver {
   const checkKey = (key: string, allowPrefix = false) => {
@@ -23,13 +28,16 @@ export function checkedDriver(inner: StorageDriver, observer?: StorageObserver):
   const checkId = (id: string) => {
     if (!UPLOAD_ID_PATTERN.test(id)) throw new BackendError(inner.name, `invalid upload id ${JSON.stringify(id)}`);
   };
-  async function guard<T>(operation: string, run: () => Promise<T>): Promise<T> {
+  async function guard<T>(operation: string, run: () => Promise<T>, isCallers?: (error: unknown) => boolean): Promise<T> {
     try {
       return await run();
     } catch (error) {
-      throw normalise(operation, error);
+      throw isCallers?.(error) ? error : normalise(operation, error);
     }
   }
+  // The body's own error, passed up by the driver. (A body the driver stopped reading is destroyed
+  // with an AbortError of its own: that is not the one the driver throws.)
+  const bodyFailed = (body: Readable | Buffer) => (error: unknown) => !Buffer.isBuffer(body) && error === body.errored;
   async function* guardIterable<T>(operation: string, items: () => AsyncIterable<T>): AsyncGenerator<T> {
     try {
       yield* items();
@@ -48,14 +56,14 @@ export function checkedDriver(inner: StorageDriver, observer?: StorageObserver):
     name: inner.name,
     stat: (key) => (checkKey(key), guard('stat', () => inner.stat(key))),
     read: (key, range) => (checkKey(key), guard('read', () => inner.read(key, range))),
-    write: (key, body) => (checkKey(key), guard('write', () => inner.write(key, body))),
+    write: (key, body) => (checkKey(key), guard('write', () => inner.write(key, body), bodyFailed(body))),
     delete: (key) => (checkKey(key), guard('delete', () => inner.delete(key))),
     list(prefix) {
       checkKey(prefix, true);
       return guardIterable('list', () => inner.list(prefix));
     },
     createUpload: (id) => (checkId(id), guard('createUpload', () => inner.createUpload(id))),
-    appendUpload: (id, offset, body) => (checkId(id), guard('appendUpload', () => inner.appendUpload(id, offset, body))),
+    appendUpload: (id, offset, body) => (checkId(id), guard('appendUpload', () => inner.appendUpload(id, offset, body), bodyFailed(body))),
     uploadSize: (id) => (checkId(id), guard('uploadSize', () => inner.uploadSize(id))),
     readUpload: (id) => (checkId(id), guard('readUpload', () => inner.readUpload(id))),
     commitUpload: (id, key) => (checkId(id), checkKey(key), guard('commitUpload', () => inner.commitUpload(id, key))),
@@ -66,7 +74,16 @@ export function checkedDriver(inner: StorageDriver, observer?: StorageObserver):
   };
   if (inner.pipeTo) {
     const pipeTo = inner.pipeTo.bind(inner);
-    driver.pipeTo = (key, range, write) => (checkKey(key), guard('pipeTo', () => pipeTo(key, range, write)));
+    driver.pipeTo = (key, range, write) => {
+      checkKey(key);
+      const failures = new Set<unknown>();
+      const tracked: ChunkWriter = (chunk) =>
+        write(chunk).catch((error: unknown) => {
+          failures.add(error);
+          throw error;
+        });
+      return guard('pipeTo', () => pipeTo(key, range, tracked), (error) => failures.has(error));
+    };
   }
   if (inner.redirectUrl) {
     const redirectUrl = inner.redirectUrl.bind(inner);

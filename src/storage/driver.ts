@@ -49,8 +49,10 @@ export interface StorageDriver {
   /**
    * Appends `body` to the upload, which must currently hold exactly `offset` bytes (else
    * `UploadOffsetError`). Resolves with the new size once the bytes are durable enough to be
-   * resumed by another process. If `body` fails part-way the promise rejects; the bytes already
-   * stored may stay, and `uploadSize` tells how many.
+   * resumed by another process. If `body` fails part-way the promise rejects with the body's
+   * error: when that is an `UploadLengthError` (the caller refusing the chunk) nothing of this
+   * append stays; otherwise (a client gone) the bytes already stored may stay, to be resumed, and
+   * `uploadSize` tells how many.
    */
   appendUpload(id: string, offset: number, body: Readable): Promise<number>;
 
@@ -98,5 +100,16 @@ export class UploadOffsetError extends Error {
   constructor(readonly id: string, readonly expected: number, readonly actual: number) {
     super(`upload ${id} holds ${actual} bytes, not ${expected}`);
     this.name = 'UploadOffsetError';
+  }
+}
+
+/**
+ * A body's length differs from the one its sender announced. Failing an append's body with it
+ * refuses the chunk whole: the driver keeps nothing of that append.
+ */
+export class UploadLengthError extends Error {
+  constructor(readonly expected: number, readonly received: number) {
+    super(received > expected ? `chunk carries more than the ${expected} bytes announced` : `chunk carries ${received} bytes, not the ${expected} announced`);
+    this.name = 'UploadLengthError';
   }
 }

@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { BufferPool } from '../lib/buffer-pool.js';
+import { UploadLengthError } from './driver.js';
 
 /**
  * 64 KiB per write(2). The kernel sizes page-cache folios after the write, and large folios need
@@ -28,8 +29,9 @@ export type FirstWrite = (buffer: Buffer, length: number) => Promise<void>;
  * Writes `body` into `handle` from `start` on; resolves to the number of bytes written. Network
  * chunks are gathered into pooled WRITE_SIZE buffers, up to WRITE_DEPTH of them in flight at
  * explicit positions (no O_APPEND, whose order the thread pool would not keep). When a write
- * fails, the file is cut back to `start`, so it never keeps a hole; when the body fails, what was
- * written is a contiguous prefix and stays.
+ * fails, the file is cut back to `start`, so it never keeps a hole; so it is when the body fails
+ * with `UploadLengthError` (a refused chunk keeps nothing). When the body fails otherwise, what
+ * was written is a contiguous prefix and stays.
  */
 export async function writeBody(handle: FileHandle, start: number, body: Readable, pool: BufferPool, firstWrite?: FirstWrite): Promise<number> {
   const inFlight: Promise<void>[] = [];
@@ -37,13 +39,17 @@ export async function writeBody(handle: FileHandle, start: number, body: Readabl
   let filled = 0;
   let position = start;
   let writeFailed = false;
+  // Whether bytes past `start` are ours: until the first write landed they may be another append's.
+  let claimed = false;
 
   const issue = async () => {
     const full = buffer;
     if (firstWrite && position === start) {
       await firstWrite(full, filled);
       pool.give(full);
+      claimed = true;
     } else {
+      claimed = true;
       if (inFlight.length === WRITE_DEPTH) await inFlight.shift();
       const write = writeAll(handle, full, filled, position).then(
         () => pool.give(full),
@@ -77,7 +83,7 @@ export async function writeBody(handle: FileHandle, start: number, body: Readabl
     return position - start;
   } catch (error) {
     await Promise.allSettled(inFlight);
-    if (writeFailed) await handle.truncate(start).catch(() => undefined);
+    if (writeFailed || (claimed && error instanceof UploadLengthError)) await handle.truncate(start).catch(() => undefined);
     throw error;
   } finally {
     pool.give(buffer);

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { StorageNotFoundError } from '../errors.js';
-import { UploadOffsetError, type StorageDriver } from './driver.js';
+import { UploadLengthError, UploadOffsetError, type StorageDriver } from './driver.js';
 
 /** Everything in memory: for tests and throwaway instances only (blobs are held whole). */
 export function memoryDriver(): StorageDriver {
@@ -45,11 +45,20 @@ export function memoryDriver(): StorageDriver {
     async appendUpload(id, offset, body) {
       const current = upload(id);
       if (current.size !== offset) throw new UploadOffsetError(id, offset, current.size);
-      for await (const chunk of body) {
-        const buffer = Buffer.from(chunk as Buffer);
-        current.chunks.push(buffer);
-        current.size += buffer.length;
-        current.modifiedAt = new Date();
+      const start = { chunks: current.chunks.length, size: current.size };
+      try {
+        for await (const chunk of body) {
+          const buffer = Buffer.from(chunk as Buffer);
+          current.chunks.push(buffer);
+          current.size += buffer.length;
+          current.modifiedAt = new Date();
+        }
+      } catch (error) {
+        if (error instanceof UploadLengthError) {
+          current.chunks.length = start.chunks;
+          current.size = start.size;
+        }
+        throw error;
       }
       return current.size;
     },

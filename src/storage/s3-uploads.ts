@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { StorageNotFoundError } from '../errors.js';
-import { UploadOffsetError, type StorageDriver } from './driver.js';
+import { UploadLengthError, UploadOffsetError, type StorageDriver } from './driver.js';
 import { MIN_PART_SIZE } from './s3-options.js';
 import { PutConditionFailed, type ListedObject, type S3Store } from './s3-store.js';
 
@@ -157,12 +157,17 @@ export function s3Uploads(store: S3Store): UploadMethods {
 
     // Parts go up in parallel (at most `concurrency`); the first failure stops the append.
     const running = new Set<Promise<void>>();
+    const created: string[] = [];
     let failure: { error: unknown } | null = null;
     const launch = async (part: Buffer, length: number, at: number) => {
       while (running.size >= concurrency) await Promise.race(running);
       if (failure) throw failure.error;
-      const upload = store.put(partKey(id, at), part.subarray(0, length), false, ONLY_IF_NEW).then(
-        () => { pool.push(part); },
+      const key = partKey(id, at);
+      const upload = store.put(key, part.subarray(0, length), false, ONLY_IF_NEW).then(
+        () => {
+          created.push(key);
+          pool.push(part);
+        },
         (error: unknown) => { failure ??= { error }; },
       );
       const tracked = upload.finally(() => running.delete(tracked));
@@ -170,6 +175,7 @@ export function s3Uploads(store: S3Store): UploadMethods {
     };
 
     let received = 0;
+    let stopped: { error: unknown } | null = null;
     try {
       for await (const chunk of body) {
         let data = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
@@ -188,8 +194,14 @@ export function s3Uploads(store: S3Store): UploadMethods {
           }
         }
       }
-    } finally {
-      await Promise.all(running);
+    } catch (error) {
+      stopped = { error };
+    }
+    await Promise.all(running);
+    if (stopped) {
+      // A refused chunk keeps nothing: the parts it created go (the old tail was never touched).
+      if (stopped.error instanceof UploadLengthError) await store.deleteMany(created);
+      throw stopped.error;
     }
     if (failure) throw (failure as { error: unknown }).error;
     if (received === 0) return offset;

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { StorageNotFoundError } from '../../src/errors.js';
-import { UploadOffsetError, type StorageDriver } from '../../src/storage/driver.js';
+import { UploadLengthError, UploadOffsetError, type StorageDriver } from '../../src/storage/driver.js';
 import {
   MiB, chunked, failingStream, prngBytes, prngDigest, prngStream, readAll, sha256, streamDigest,
 } from './storage-data.js';
@@ -277,6 +277,21 @@ export function storageContract(name: string, makeDriver: () => Promise<DriverUn
         await driver.appendUpload(id, kept, chunked(bytes.subarray(kept)));
         await driver.commitUpload(id, key('contract/after-failure'));
         assert.equal(sha256(await readAll(await driver.read('contract/after-failure'))), sha256(bytes));
+      }));
+
+      // A chunk the registry refuses for its length fails its body with UploadLengthError, possibly
+      // after whole S3 parts went up: none of it may stay, or the client's retry would land after it.
+      it('an append whose body is refused with UploadLengthError keeps nothing of it', { timeout: 120_000 }, () => withDriver(async ({ driver, key, upload }) => {
+        const id = await upload();
+        const bytes = prngBytes(15, 0, 20 * MiB);
+        await driver.appendUpload(id, 0, chunked(bytes.subarray(0, 1000)));
+        const refused = failingStream(bytes.subarray(1000, 18 * MiB), 256 * 1024, new UploadLengthError(17 * MiB, 18 * MiB));
+        await assert.rejects(driver.appendUpload(id, 1000, refused), UploadLengthError);
+        assert.equal(await driver.uploadSize(id), 1000);
+        assert.deepEqual((await collect(driver.list(`uploads/${id}/`))).filter((k) => /\/part-/.test(k)), [], 'no part of the refused body');
+        assert.equal(await driver.appendUpload(id, 1000, chunked(bytes.subarray(1000))), bytes.length);
+        await driver.commitUpload(id, key('contract/after-refusal'));
+        assert.equal(sha256(await readAll(await driver.read('contract/after-refusal'))), sha256(bytes));
       }));
 
       it('aborts an upload and its bytes', () => withDriver(async ({ driver, upload }) => {

@@ -86,14 +86,14 @@ export function chunked(bytes: Buffer, chunk = 64 * 1024): Readable {
   return Readable.from(generate(), { objectMode: false });
 }
 
-/** Sends `bytes`, then fails like a client that went away. */
-export function failingStream(bytes: Buffer, chunk = 256 * 1024): Readable {
+/** Sends `bytes`, then fails like a client that went away (or with `error`). */
+export function failingStream(bytes: Buffer, chunk = 256 * 1024, error: Error = new Error('client went away')): Readable {
   async function* generate(): AsyncGenerator<Buffer> {
     for (let offset = 0; offset < bytes.length; offset += chunk) {
       yield bytes.subarray(offset, offset + chunk);
       await nextTick();
     }
-    throw new Error('client went away');
+    throw error;
   }
   return Readable.from(generate(), { objectMode: false });
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { BufferPool } from '../../src/lib/buffer-pool.js';
+import { UploadLengthError } from '../../src/storage/driver.js';
 import { WRITE_SIZE, writeBody } from '../../src/storage/file-writer.js';
 
 async function withFile(run: (file: string) => Promise<void>): Promise<void> {
@@ -69,6 +70,21 @@ describe('writeBody', () => {
       await handle.close();
     }
     assert.deepEqual(await readFile(file), good);
+  }));
+
+  it('a body refused with UploadLengthError is cut back to where it started', () => withFile(async (file) => {
+    await writeFile(file, 'keep');
+    async function* refused() {
+      yield randomBytes(WRITE_SIZE * 3 + 5);
+      throw new UploadLengthError(WRITE_SIZE, WRITE_SIZE * 3 + 5);
+    }
+    const handle = await open(file, 'r+');
+    try {
+      await assert.rejects(writeBody(handle, 4, Readable.from(refused()), new BufferPool(WRITE_SIZE, 4)), UploadLengthError);
+    } finally {
+      await handle.close();
+    }
+    assert.equal((await readFile(file)).toString(), 'keep');
   }));
 
   it('a write that fails rejects and cuts the file back to where the body started', () => withFile(async (file) => {

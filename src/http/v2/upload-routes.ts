@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../../errors.js';
-import type { UploadStatus } from '../../registry/registry.js';
+import type { ChunkRange, UploadStatus } from '../../registry/registry.js';
 import { hasBody, type V2Context } from './context.js';
 import { parseContentRange } from './range.js';
 
@@ -8,13 +8,46 @@ function rangeHeader(size: number): string {
   return size > 0 ? `0-${size - 1}` : '0-0';
 }
 
-function sessionHeaders(status: UploadStatus, context: V2Context) {
+/** Where a session stands: its URL, its id and the bytes it holds (`Range`, inclusive). */
+function stateHeaders(status: UploadStatus, context: V2Context): Record<string, string> {
   return {
     Location: context.location(`/v2/${status.repository}/blobs/uploads/${status.id}`),
     'Docker-Upload-UUID': status.id,
     Range: rangeHeader(status.size),
-    'Content-Length': 0,
   };
+}
+
+function sessionHeaders(status: UploadStatus, context: V2Context) {
+  return { ...stateHeaders(status, context), 'Content-Length': 0 };
+}
+
+/**
+ * An error about a live session carries where the session stands, so the client resumes from
+ * there (a 416's Range is the spec's; the others get it for the same reason). A session that is
+ * gone, or an error that is not the client's, is answered as it is.
+ */
+async function withSessionState(error: unknown, name: string, id: string, context: V2Context): Promise<unknown> {
+  if (!(error instanceof RegistryError) || error.code === 'BLOB_UPLOAD_UNKNOWN') return error;
+  const status = await context.registry.uploadStatus(name, id).catch(() => undefined);
+  if (!status) return error;
+  return new RegistryError(error.code, error.message, {
+    status: error.status,
+    detail: error.detail,
+    headers: { ...error.headers, ...stateHeaders(status, context) },
+    cause: error,
+  });
+}
+
+/** A chunk whose Content-Length already differs from its Content-Range is refused unread. */
+function checkDeclaredLength(request: FastifyRequest, range: ChunkRange | undefined): void {
+  const declared = request.headers['content-length'];
+  if (!range || declared === undefined || range.end < range.start) return;
+  const length = range.end - range.start + 1;
+  if (Number(declared) !== length) {
+    throw new RegistryError('SIZE_INVALID', `Content-Length ${declared} differs from the ${length} bytes of Content-Range`, {
+      detail: { expected: length },
+    });
+  }
 }
 
 function createdHeaders(name: string, digest: string, context: V2Context) {
@@ -46,9 +79,17 @@ export async function startUpload(name: string, request: FastifyRequest, reply: 
 }
 
 export async function uploadSession(name: string, id: string, request: FastifyRequest, reply: FastifyReply, query: URLSearchParams, context: V2Context) {
-  const { registry } = context;
   const actions = request.method === 'GET' ? (['pull'] as const) : (['pull', 'push'] as const);
   await context.access.require(request, { kind: 'repository', repository: name, actions: [...actions] });
+  try {
+    return await sessionRequest(name, id, request, reply, query, context);
+  } catch (error) {
+    throw await withSessionState(error, name, id, context);
+  }
+}
+
+async function sessionRequest(name: string, id: string, request: FastifyRequest, reply: FastifyReply, query: URLSearchParams, context: V2Context) {
+  const { registry } = context;
   switch (request.method) {
     case 'GET': {
       const status = await registry.uploadStatus(name, id);
@@ -56,6 +97,7 @@ export async function uploadSession(name: string, id: string, request: FastifyRe
     }
     case 'PATCH': {
       const range = parseContentRange(request.headers['content-range']);
+      checkDeclaredLength(request, range);
       const status = await registry.appendUpload(name, id, request.raw, range);
       return reply.code(202).headers(sessionHeaders(status, context)).send();
     }
@@ -63,6 +105,7 @@ export async function uploadSession(name: string, id: string, request: FastifyRe
       const digest = query.get('digest');
       if (digest === null) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required to finish an upload');
       const range = parseContentRange(request.headers['content-range']);
+      if (hasBody(request)) checkDeclaredLength(request, range);
       const blob = await registry.finishUpload(name, id, digest, hasBody(request) ? request.raw : undefined, range);
       context.access.record?.(request, { action: 'push', repository: name, digest: blob.digest });
       return reply.code(201).headers(createdHeaders(name, blob.digest, context)).send();
