@@ -1,5 +1,5 @@
 import type { Db } from './database.js';
-import { missingDigests } from './missing-digests.js';
+import { sizesInRepository } from './digest-sizes.js';
 
 export interface BlobRecord {
   digest: string;
@@ -15,8 +15,8 @@ export interface BlobStore {
   unlink(repository: string, digest: string): Promise<boolean>;
   /** The blob, if `repository` may serve it. */
   findInRepository(repository: string, digest: string): Promise<BlobRecord | undefined>;
-  /** Which of `digests` `repository` may not serve. */
-  missingInRepository(repository: string, digests: string[]): Promise<string[]>;
+  /** The size of each of `digests` that `repository` may serve (the others are absent). */
+  sizesInRepository(repository: string, digests: readonly string[]): Promise<Map<string, number>>;
 }
 
 export function blobStore(db: Db): BlobStore {
@@ -47,6 +47,6 @@ export function blobStore(db: Db): BlobStore {
         .where('rb.digest', '=', digest)
         .executeTakeFirst();
     },
-    missingInRepository: (repository, digests) => missingDigests(db, 'repository_blobs', repository, digests),
+    sizesInRepository: (repository, digests) => sizesInRepository(db, 'blob', repository, digests),
   };
 }

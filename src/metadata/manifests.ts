@@ -2,7 +2,7 @@ import type { ParsedManifest } from '../oci/manifest.js';
 import { referrerArtifactType } from '../oci/manifest.js';
 import type { Db } from './database.js';
 import type { Database } from './schema.js';
-import { missingDigests } from './missing-digests.js';
+import { sizesInRepository } from './digest-sizes.js';
 
 export interface ManifestRecord {
   repository: string;
@@ -45,8 +45,8 @@ export interface ManifestStore {
   /** Inserts the manifest and what it references (idempotent for the same digest). */
   add(entry: { record: ManifestRecord; references: ManifestReference[] }): Promise<void>;
   get(repository: string, digest: string): Promise<ManifestRecord | undefined>;
-  /** Which of `digests` are not manifests of `repository`. */
-  missing(repository: string, digests: string[]): Promise<string[]>;
+  /** The size of each of `digests` that is a manifest of `repository` (the others are absent). */
+  sizes(repository: string, digests: readonly string[]): Promise<Map<string, number>>;
   /** Removes the manifest and its outgoing references; false when it did not exist. */
   remove(repository: string, digest: string): Promise<boolean>;
   /** Manifests of `repository` whose subject is `subject`, optionally of one artifact type. */
@@ -102,7 +102,7 @@ export function manifestStore(db: Db): ManifestStore {
       const row = await db.selectFrom('manifests').select(columns).where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
       return row ? toManifestRecord(row) : undefined;
     },
-    missing: (repository, digests) => missingDigests(db, 'manifests', repository, digests),
+    sizes: (repository, digests) => sizesInRepository(db, 'manifest', repository, digests),
     async remove(repository, digest) {
       await db.deleteFrom('manifest_references').where('repository', '=', repository).where('parent', '=', digest).execute();
       const result = await db.deleteFrom('manifests').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();

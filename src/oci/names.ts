@@ -1,16 +1,21 @@
 import { RegistryError } from '../errors.js';
+import { tryParseDigest } from './digest.js';
 
 /** Repository name grammar from the distribution spec: path components joined by '/'. */
 const NAME_PATTERN = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
 const TAG_PATTERN = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 export const MAX_NAME_LENGTH = 255;
 
+export function isValidRepositoryName(name: string): boolean {
+  return name.length > 0 && name.length <= MAX_NAME_LENGTH && NAME_PATTERN.test(name);
+}
+
 /**
  * Validates a repository name. Because the grammar admits only `[a-z0-9._-]` and '/', and no
  * component may start with '.', a valid name can never be `..`, absolute, or percent-encoded.
  */
 export function parseRepositoryName(name: string): string {
-  if (name.length === 0 || name.length > MAX_NAME_LENGTH || !NAME_PATTERN.test(name)) {
+  if (!isValidRepositoryName(name)) {
     throw new RegistryError('NAME_INVALID', 'invalid repository name', { detail: { name: name.slice(0, 300) } });
   }
   return name;
@@ -18,6 +23,11 @@ export function parseRepositoryName(name: string): string {
 
 export function isValidTag(tag: string): boolean {
   return TAG_PATTERN.test(tag);
+}
+
+/** Whether `reference` could name a manifest at all: a valid tag, or a digest Wharf can verify. */
+export function isManifestReference(reference: string): boolean {
+  return isValidTag(reference) || tryParseDigest(reference) !== null;
 }
 
 export function parseTag(tag: string): string {

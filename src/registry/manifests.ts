@@ -1,6 +1,6 @@
 import { RegistryError, StorageNotFoundError } from '../errors.js';
 import { digestOf, looksLikeDigest, parseDigest } from '../oci/digest.js';
-import { parseManifest, mustExist } from '../oci/manifest.js';
+import { parseManifest, mustExist, type ParsedManifest } from '../oci/manifest.js';
 import { acceptsMediaType, bareMediaType } from '../oci/media-types.js';
 import { parseTag } from '../oci/names.js';
 import { LruCache } from '../lib/lru.js';
@@ -30,6 +30,30 @@ export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManife
       });
     }
     return { digest: record.digest, mediaType: record.mediaType, size: record.size };
+  }
+
+  /**
+   * What the manifest refers to must be in the repository (MANIFEST_BLOB_UNKNOWN), each with the
+   * size its descriptor declares (MANIFEST_INVALID naming the first that differs): sizes feed the
+   * console, usage and quotas. One query for the blobs and one for the child manifests, as before.
+   */
+  async function checkReferences(repository: string, parsed: ParsedManifest): Promise<void> {
+    const blobs = parsed.blobs.filter(mustExist);
+    const blobSizes = await metadata.blobs.sizesInRepository(repository, blobs.map((d) => d.digest));
+    const manifestSizes = await metadata.manifests.sizes(repository, parsed.manifests.map((d) => d.digest));
+    const checked = [...blobs.map((d) => ({ d, stored: blobSizes.get(d.digest) })), ...parsed.manifests.map((d) => ({ d, stored: manifestSizes.get(d.digest) }))];
+    const missing = [...new Set(checked.filter((c) => c.stored === undefined).map((c) => c.d.digest))];
+    if (missing.length > 0) {
+      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest references ${missing.length} unknown blob(s) or manifest(s)`, {
+        detail: { digests: missing.slice(0, 20) },
+      });
+    }
+    const wrong = checked.find((c) => c.stored !== c.d.size);
+    if (wrong) {
+      throw new RegistryError('MANIFEST_INVALID', `descriptor of ${wrong.d.digest} declares ${wrong.d.size} bytes, the stored content has ${wrong.stored}`, {
+        detail: { digest: wrong.d.digest, size: wrong.d.size, storedSize: wrong.stored },
+      });
+    }
   }
 
   async function loadBytes(info: ManifestInfo, repository: string): Promise<Buffer> {
@@ -73,15 +97,7 @@ export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManife
         });
       }
 
-      const requiredBlobs = parsed.blobs.filter(mustExist).map((d) => d.digest);
-      const missingBlobs = await metadata.blobs.missingInRepository(repository, requiredBlobs);
-      const missingManifests = await metadata.manifests.missing(repository, parsed.manifests.map((d) => d.digest));
-      const missing = [...missingBlobs, ...missingManifests];
-      if (missing.length > 0) {
-        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest references ${missing.length} unknown blob(s) or manifest(s)`, {
-          detail: { digests: missing.slice(0, 20) },
-        });
-      }
+      await checkReferences(repository, parsed);
 
       // Bytes first, then the metadata that makes them visible: a crash between the two leaves
       // only unreferenced bytes for GC, never a manifest without content.

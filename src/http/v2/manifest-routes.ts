@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../../errors.js';
 import { looksLikeDigest } from '../../oci/digest.js';
 import { parseAccept } from '../../oci/media-types.js';
+import { isManifestReference } from '../../oci/names.js';
 import type { ManifestInfo } from '../../registry/registry.js';
 import type { V2Context } from './context.js';
 
@@ -23,6 +24,17 @@ async function readManifestBody(request: FastifyRequest, limit: number, tooLarge
   return Buffer.concat(chunks, size);
 }
 
+/**
+ * A reference that is neither a tag nor a digest names no manifest: a read or a delete of it is
+ * answered like any other missing manifest (404, as CNCF Distribution, zot and the OCI conformance
+ * suite do). Only a PUT, which asks for the name to be assigned, is refused as malformed.
+ */
+function requireNameable(name: string, reference: string): void {
+  if (!isManifestReference(reference)) {
+    throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name, reference: reference.slice(0, 200) } });
+  }
+}
+
 function manifestHeaders(info: ManifestInfo) {
   return { 'Content-Type': info.mediaType, 'Docker-Content-Digest': info.digest, ETag: `"${info.digest}"`, 'Content-Length': info.size };
 }
@@ -32,11 +44,13 @@ export async function manifest(name: string, reference: string, request: Fastify
   switch (request.method) {
     case 'HEAD': {
       await access.require(request, { kind: 'repository', repository: name, actions: ['pull'] });
+      requireNameable(name, reference);
       const info = await registry.statManifest(name, reference, parseAccept(request.headers.accept));
       return reply.code(200).headers(manifestHeaders(info)).send();
     }
     case 'GET': {
       await access.require(request, { kind: 'repository', repository: name, actions: ['pull'] });
+      requireNameable(name, reference);
       const accept = parseAccept(request.headers.accept);
       if (request.headers['if-none-match']) {
         const info = await registry.statManifest(name, reference, accept);
@@ -74,6 +88,7 @@ export async function manifest(name: string, reference: string, request: Fastify
     }
     case 'DELETE': {
       await access.require(request, { kind: 'repository', repository: name, actions: ['delete'] });
+      requireNameable(name, reference);
       await registry.deleteManifest(name, reference);
       access.record?.(request, { action: 'delete', repository: name, ...(looksLikeDigest(reference) ? { digest: reference } : { reference }) });
       return reply.code(202).header('Content-Length', 0).send();

@@ -1,0 +1,26 @@
+import type { Db } from './database.js';
+
+/**
+ * The stored size of each of `digests` that `repository` holds: blobs it may serve, or its
+ * manifests. A digest it does not hold is absent from the map. One query per 500 digests, to stay
+ * under SQLite's bound-parameter limit for very large manifests.
+ */
+export async function sizesInRepository(db: Db, kind: 'blob' | 'manifest', repository: string, digests: readonly string[]): Promise<Map<string, number>> {
+  const unique = [...new Set(digests)];
+  const sizes = new Map<string, number>();
+  for (let i = 0; i < unique.length; i += 500) {
+    const chunk = unique.slice(i, i + 500);
+    const rows =
+      kind === 'manifest'
+        ? await db.selectFrom('manifests').select(['digest', 'size']).where('repository', '=', repository).where('digest', 'in', chunk).execute()
+        : await db
+            .selectFrom('repository_blobs as rb')
+            .innerJoin('blobs as b', 'b.digest', 'rb.digest')
+            .select(['rb.digest as digest', 'b.size as size'])
+            .where('rb.repository', '=', repository)
+            .where('rb.digest', 'in', chunk)
+            .execute();
+    for (const row of rows) sizes.set(row.digest, Number(row.size));
+  }
+  return sizes;
+}
