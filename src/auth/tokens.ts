@@ -55,7 +55,7 @@ export interface TokenClaims {
 export interface TokenService {
   /** A registry access token for `subject` ('' = anonymous) with `access`. */
   issue(subject: string, access: AccessEntry[]): Promise<IssuedToken>;
-  /** Verifies signature, issuer, audience and lifetime; throws UNAUTHORIZED otherwise. */
+  /** Verifies signature, issuer, audience, exp, nbf and iat (not ahead, not older than the lifetime); throws UNAUTHORIZED otherwise. */
   verify(token: string): Promise<TokenClaims>;
   /** A long-lived refresh token (OAuth2 `refresh_token`, docker's identity token). */
   issueRefresh(subject: string): Promise<string>;
@@ -69,12 +69,17 @@ const REFRESH_TYPE = 'wharf-refresh';
 export function tokenService(options: { key: SigningKey; issuer: string; service: string; expirySeconds: number; now: () => number }): TokenService {
   const { key } = options;
   const seconds = () => Math.floor(options.now() / 1000);
-  const verifyOptions = (typ?: string) => ({
+  // jose checks iss, aud, the algorithm and, when present, exp and nbf. Required on top: exp (a
+  // token without one would never expire), and an iat that is neither in the future nor older
+  // than the lifetime Wharf gives such tokens (whatever exp a token with our key claims).
+  const verifyOptions = (maxAgeSeconds: number, typ?: string) => ({
     issuer: options.issuer,
     audience: options.service,
     algorithms: [key.alg],
     currentDate: new Date(options.now()),
     clockTolerance: 30,
+    requiredClaims: ['exp', 'iat', 'sub'],
+    maxTokenAge: maxAgeSeconds,
     ...(typ ? { typ } : {}),
   });
   return {
@@ -94,7 +99,7 @@ export function tokenService(options: { key: SigningKey; issuer: string; service
     },
     async verify(token) {
       try {
-        const { payload } = await jwtVerify(token, key.publicKey, verifyOptions());
+        const { payload } = await jwtVerify(token, key.publicKey, verifyOptions(options.expirySeconds));
         if (typeof payload.sub !== 'string' || !Array.isArray(payload.access)) throw new Error('malformed claims');
         return { subject: payload.sub, access: payload.access.filter(isAccessEntry) };
       } catch {
@@ -115,7 +120,7 @@ export function tokenService(options: { key: SigningKey; issuer: string; service
     },
     async verifyRefresh(token) {
       try {
-        const { payload } = await jwtVerify(token, key.publicKey, verifyOptions(REFRESH_TYPE));
+        const { payload } = await jwtVerify(token, key.publicKey, verifyOptions(REFRESH_SECONDS, REFRESH_TYPE));
         if (typeof payload.sub !== 'string' || payload.sub === '' || typeof payload.iat !== 'number') throw new Error('malformed claims');
         return { subject: payload.sub, issuedAt: payload.iat * 1000 };
       } catch {

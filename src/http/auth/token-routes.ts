@@ -3,12 +3,16 @@ import type { AuthServices } from '../../auth/create-auth.js';
 import { anonymous, type Principal } from '../../auth/principal.js';
 import { parseScopes, type AccessEntry } from '../../auth/scopes.js';
 import { RegistryError } from '../../errors.js';
-import { projectOf } from '../../oci/names.js';
+import { isValidRepositoryName, projectOf } from '../../oci/names.js';
 import { ociErrorHandler } from '../error-envelope.js';
 import { unauthorized, type ChallengeOptions } from './challenge.js';
 import { credentialsOf, nameRequest, sourceOf } from './credentials.js';
 
-/** What `principal` gets out of the requested scopes: the intersection with what it may do. */
+/**
+ * What `principal` gets out of the requested scopes: the intersection with what it may do. A
+ * scope whose name is no valid repository name (`proja/../projb/x`) names nothing and gets nothing:
+ * its first component is not the project it would reach once a proxy normalised the path.
+ */
 export async function grantScopes(auth: AuthServices, principal: Principal, requested: readonly string[]): Promise<AccessEntry[]> {
   const granted: AccessEntry[] = [];
   for (const scope of parseScopes(requested)) {
@@ -16,6 +20,7 @@ export async function grantScopes(auth: AuthServices, principal: Principal, requ
       if (auth.permissions.system(principal).has('catalog')) granted.push({ type: 'registry', name: 'catalog', actions: ['*'] });
       continue;
     }
+    if (!isValidRepositoryName(scope.name)) continue;
     const allowed = await auth.permissions.inProject(principal, projectOf(scope.name));
     granted.push({ type: 'repository', name: scope.name, actions: scope.actions.filter((a) => allowed.has(a)) });
   }
@@ -48,6 +53,15 @@ export function tokenRoutes(auth: AuthServices, options: { publicUrl?: string | 
     return principal;
   }
 
+  /** A client asking for another service's token is refused: it would get one Wharf's clients trust. */
+  function checkService(service: string | null): void {
+    if (service !== null && service !== auth.config.token.service) {
+      throw new RegistryError('INVALID_REQUEST', `this endpoint issues tokens for service "${auth.config.token.service}" only`, {
+        detail: { service: service.slice(0, 200) },
+      });
+    }
+  }
+
   async function answer(principal: Principal, scopes: string[], withRefresh: boolean) {
     const access = await grantScopes(auth, principal, scopes);
     const issued = await auth.tokens.issue(principal.name, access);
@@ -69,6 +83,7 @@ export function tokenRoutes(auth: AuthServices, options: { publicUrl?: string | 
 
     app.get('/token', async (request, reply) => {
       const query = new URLSearchParams((request.raw.url ?? '').split('?')[1] ?? '');
+      checkService(query.get('service'));
       const credentials = credentialsOf(request);
       if (credentials?.kind === 'bearer') throw unauthorized(request, challenge, undefined, 'use Basic credentials or none');
       const principal = credentials ? await login(request, credentials.name, credentials.secret) : anonymous;
@@ -79,6 +94,7 @@ export function tokenRoutes(auth: AuthServices, options: { publicUrl?: string | 
     app.post('/token', async (request, reply) => {
       const form = request.body instanceof URLSearchParams ? request.body : undefined;
       if (!form) throw new RegistryError('INVALID_REQUEST', 'expected an application/x-www-form-urlencoded body');
+      checkService(form.get('service'));
       const grant = form.get('grant_type');
       let principal: Principal;
       if (grant === 'password') principal = await login(request, form.get('username') ?? '', form.get('password') ?? '');
