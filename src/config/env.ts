@@ -35,7 +35,9 @@ export function substituteEnvReferences(
     const fallback = match[2];
     const where = `${label}: ${formatPath(path)}`;
     if (!ENV_NAME.test(name)) {
-      problems.push(`${where}: malformed environment reference ${JSON.stringify(value)}, expected _env:NAME or _env:NAME:default`);
+      // Not its default: that may be the secret itself.
+      const shown = `_env:${name}${fallback === undefined ? '' : ':…'}`;
+      problems.push(`${where}: malformed environment reference ${JSON.stringify(shown)}, expected _env:NAME or _env:NAME:default`);
       return value;
     }
     const resolved = env[name] ?? fallback;

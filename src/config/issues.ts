@@ -1,5 +1,6 @@
-import type { z } from 'zod';
-import { describeExpected, formatPath, objectShape, schemaAt, type PathSegment } from './schema-walk.js';
+import type { GlobalMeta, z } from 'zod';
+import { maskUrlPassword, maskUrlPasswords } from './redact.js';
+import { describeExpected, formatPath, objectShape, schemaAt, unwrap, type PathSegment } from './schema-walk.js';
 
 /** Names the source (file, environment variable, flags) that supplied a key path. */
 export type SourceOf = (path: readonly PathSegment[]) => string;
@@ -35,16 +36,34 @@ function describeProblem(root: z.core.$ZodType, issue: z.core.$ZodIssue, path: r
   if (issue.input === undefined && issue.code === 'invalid_type') {
     return `required key missing, expected ${expected ?? issue.expected}`;
   }
-  return `expected ${expected ?? issue.message}, got ${describeInput(issue.input)}`;
+  return `expected ${expected ?? issue.message}, got ${describeInput(issue.input, node === undefined ? {} : unwrap(node).meta)}`;
 }
 
-/** A short rendering of a wrong value: strings quoted, structures named, long text cut. */
-export function describeInput(value: unknown): string {
+/**
+ * A short rendering of a wrong value: strings quoted, structures named, long text cut. The value
+ * of a key marked secret is never shown, only its kind; a URL marked secret shows with its
+ * password masked, as `config check` prints it; so does any URL with a password in any string.
+ */
+export function describeInput(value: unknown, meta: GlobalMeta = {}): string {
   if (value === null) return 'an empty value';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
-  return String(value);
+  let shown = value;
+  if (meta.secretUrl === true && typeof value === 'string') shown = maskUrlPassword(value);
+  else if (meta.secret === true || meta.secretUrl === true) shown = undefined;
+  if (shown === undefined) return `${kindOf(value)} (secret, not shown)`;
+  if (typeof shown === 'string') {
+    const masked = maskUrlPasswords(shown);
+    return JSON.stringify(masked.length > 80 ? `${masked.slice(0, 77)}...` : masked);
+  }
+  return String(shown);
+}
+
+function kindOf(value: unknown): string {
+  if (typeof value === 'string') return 'a string';
+  if (typeof value === 'number') return 'a number';
+  if (typeof value === 'boolean') return 'a boolean';
+  return 'a value';
 }
 
 /** The sibling key closest to a misspelt one, if it is close enough to be a likely typo. */

@@ -2,9 +2,10 @@ import type { z } from 'zod';
 import { deepFreeze } from './load.js';
 import { wharfConfigSchema, type WharfConfig } from './schema.js';
 import { childSchema, objectShape, unwrap } from './schema-walk.js';
+import { MASK, maskUrlPassword } from './redact.js';
 import { isRecord } from './sections/common.js';
 
-export const MASK = '****';
+export { MASK };
 
 /**
  * Key paths whose values are secrets, derived from the schema's `secret` / `secretUrl` metadata
@@ -40,7 +41,7 @@ function mask(value: unknown, schema: z.core.$ZodType | undefined): unknown {
   const node = schema === undefined ? undefined : unwrap(schema);
   if (typeof value === 'string' && node !== undefined) {
     if (node.meta.secret === true) return MASK;
-    if (node.meta.secretUrl === true) return maskUrlPassword(value);
+    if (node.meta.secretUrl === true) return maskUrlPassword(value) ?? MASK;
     return value;
   }
   if (Array.isArray(value)) {
@@ -54,15 +55,4 @@ function mask(value: unknown, schema: z.core.$ZodType | undefined): unknown {
     return out;
   }
   return value;
-}
-
-function maskUrlPassword(value: string): string {
-  try {
-    const url = new URL(value);
-    if (url.password === '') return value;
-    url.password = MASK;
-    return url.toString();
-  } catch {
-    return MASK;
-  }
 }

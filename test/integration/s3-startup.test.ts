@@ -4,7 +4,6 @@
  * and orphaned uploads in the bucket. Real store: Ceph RGW from scripts/test.sh (WHARF_TEST_S3_*).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,7 +17,8 @@ import { loadConfig } from '../../src/config/index.js';
 import { RegistryError } from '../../src/errors.js';
 import { purgeStaleUploads } from '../../src/registry/upload-purge.js';
 import { s3Driver } from '../../src/storage/s3-driver.js';
-import { makeTempDir, removeDir, repoRoot } from '../fixtures/paths.js';
+import { runWharf } from '../fixtures/cli.js';
+import { makeTempDir, removeDir } from '../fixtures/paths.js';
 import { get, pushBlob } from '../fixtures/http.js';
 import { createBucket, listKeys, s3Request, s3TestEnv, uniquePrefix, type S3TestEnv } from '../fixtures/s3.js';
 import { freePort, startWharfFor, type HasAfter } from '../fixtures/server.js';
@@ -66,19 +66,7 @@ function describeStartup(env: S3TestEnv): void {
       storage: { driver: 's3', s3: { ...s3Section('wharf-s3-tests/badconfig'), ...s3Overrides } },
     };
     await writeFile(configPath, YAML.stringify(config));
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'wharf'), 'serve', '--config', configPath], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    const started = Date.now();
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
-    clearTimeout(timer);
-    return { code, stdout, stderr, port, ms: Date.now() - started };
+    return { ...(await runWharf(['serve', '--config', configPath])), port };
   }
 
   describe('wharf on s3: bad storage settings stop wharf serve', () => {
