@@ -1,4 +1,6 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { BackendError, RegistryError, type ErrorCode } from '../errors.js';
 
 export interface ErrorBody {
@@ -57,8 +59,9 @@ export async function ociErrorHandler(error: unknown, request: FastifyRequest, r
   const mapped = toHttpError(error);
   // A client that hung up mid-body surfaces as whatever layer was reading (storage wraps it as a
   // BackendError): not a server failure, so not logged as one.
-  const clientGone = isClientAbort(error) || isClientAbort((error as Error | undefined)?.cause) || request.raw.socket?.destroyed === true;
-  if (clientGone) request.log.info({ reason: (error as Error | undefined)?.message }, 'client aborted the request');
+  // The access log's 'request aborted' line (at info) tells of the hang-up; this is detail.
+  const clientGone = isClientAbort(error) || request.raw.socket?.destroyed === true;
+  if (clientGone) request.log.debug({ reason: (error as Error | undefined)?.message }, 'client aborted the request');
   else if (mapped.internal) request.log.error({ err: error }, 'request failed');
   if (!request.raw.readableEnded && request.raw.readable && !(await drainBody(request, DRAIN_BEFORE_REPLY_BYTES))) {
     // Too much to drain: discard the rest while the reply goes out, then close.
@@ -74,4 +77,32 @@ export async function ociErrorHandler(error: unknown, request: FastifyRequest, r
 export function isClientAbort(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (error as Error | undefined)?.message === 'aborted';
+}
+
+/**
+ * Node's `clientError`: a request its HTTP parser refused before Fastify saw it — headers too
+ * large (431), a malformed request line, header or chunk (400), a request not received in time
+ * (408). Answered in the same envelope as every other error, then the connection is closed: the
+ * parser cannot find the next request in what follows.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Socket, log: FastifyBaseLogger): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'request header fields too large']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'the request was not received in time']
+        : [400, 'malformed HTTP request'];
+  log.debug({ code: error.code, status }, 'client error');
+  // A response already under way on this connection (a body that broke mid-request) cannot be
+  // followed by another: only the close tells the client.
+  const current = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && current?.headersSent !== true) {
+    const body = JSON.stringify(envelope('INVALID_REQUEST', message));
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WharfMetrics } from '../lib/metrics.js';
 
 declare module 'fastify' {
@@ -23,7 +23,7 @@ const marks = new WeakMap<object, SocketMark>();
  * request on it finished (requests on one HTTP/1.1 socket come one at a time). Wire bytes: request
  * line, headers and body in; status line, headers and body out. Call once, when it finished.
  */
-export function transferred(request: FastifyRequest): { bytesIn: number; bytesOut: number } {
+function transferred(request: FastifyRequest): { bytesIn: number; bytesOut: number } {
   const socket = request.raw.socket;
   if (!socket) return { bytesIn: 0, bytesOut: 0 };
   const mark = marks.get(socket) ?? { read: 0, written: 0 };
@@ -32,18 +32,31 @@ export function transferred(request: FastifyRequest): { bytesIn: number; bytesOu
   return { bytesIn: Math.max(0, now.read - mark.read), bytesOut: Math.max(0, now.written - mark.written) };
 }
 
-/** Measures every request once and hands the figures to `onFinished` consumers (metrics, access log). */
-export function markTransfer(app: FastifyInstance): void {
-  app.addHook('onResponse', async (request) => {
-    transfers.set(request, transferred(request));
-  });
+/** How a request ended. */
+export interface RequestEnd {
+  /**
+   * The client hung up before the response was complete (mid-upload or mid-download). A response
+   * the server cut off itself (a store failing mid-body) is destroyed with that error: not this.
+   */
+  aborted: boolean;
+  bytesIn: number;
+  bytesOut: number;
 }
 
-const transfers = new WeakMap<FastifyRequest, { bytesIn: number; bytesOut: number }>();
+const ends = new WeakMap<FastifyRequest, RequestEnd>();
 
-/** The figures `markTransfer` measured for `request` (zeros before it finished). */
-export function transferOf(request: FastifyRequest): { bytesIn: number; bytesOut: number } {
-  return transfers.get(request) ?? { bytesIn: 0, bytesOut: 0 };
+/**
+ * How `request` ended, measured on the first call and the same for every later one. Call it from
+ * a 'close' listener of `reply.raw`: that fires once the response finished or the connection
+ * went away first, while Fastify's onResponse never runs for the latter.
+ */
+export function requestEnd(request: FastifyRequest, reply: FastifyReply): RequestEnd {
+  let end = ends.get(request);
+  if (!end) {
+    end = { aborted: !reply.raw.writableFinished && !reply.raw.errored, ...transferred(request) };
+    ends.set(request, end);
+  }
+  return end;
 }
 
 /** The route label: the surface's kind, else Fastify's route pattern (never the raw path). */
@@ -51,21 +64,28 @@ export function routeLabel(request: FastifyRequest): string {
   return request.routeKind ?? request.routeOptions.url ?? 'unmatched';
 }
 
-/** Root hooks counting every request of every surface (install before the surfaces). */
+/**
+ * Root hooks counting every request of every surface (install before the surfaces). In-flight
+ * goes down when the connection is done with the request, answered or not; a request the client
+ * abandoned is counted as an abort, not as a response with a status.
+ */
 export function metricsHooks(metrics: WharfMetrics): (app: FastifyInstance) => void {
   return (app) => {
-    app.addHook('onRequest', async () => {
+    app.addHook('onRequest', async (request, reply) => {
       metrics.inFlight.inc();
-    });
-    app.addHook('onResponse', async (request, reply) => {
-      metrics.inFlight.dec();
-      const route = routeLabel(request);
-      const method = request.method;
-      metrics.requests.inc({ route, method, status: String(reply.statusCode) });
-      metrics.duration.observe({ route, method }, reply.elapsedTime / 1000);
-      const { bytesIn, bytesOut } = transferOf(request);
-      if (bytesIn > 0) metrics.bytesIn.inc({ route }, bytesIn);
-      if (bytesOut > 0) metrics.bytesOut.inc({ route }, bytesOut);
+      reply.raw.once('close', () => {
+        metrics.inFlight.dec();
+        const route = routeLabel(request);
+        const method = request.method;
+        const { aborted, bytesIn, bytesOut } = requestEnd(request, reply);
+        if (aborted) metrics.clientAborts.inc({ route, method });
+        else {
+          metrics.requests.inc({ route, method, status: String(reply.statusCode) });
+          metrics.duration.observe({ route, method }, reply.elapsedTime / 1000);
+        }
+        if (bytesIn > 0) metrics.bytesIn.inc({ route }, bytesIn);
+        if (bytesOut > 0) metrics.bytesOut.inc({ route }, bytesOut);
+      });
     });
   };
 }

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { RegistryError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
 import { openAccess, type V2Access } from './access.js';
-import { markTransfer, transferOf } from './metrics.js';
+import { answerClientError, ociErrorHandler } from './error-envelope.js';
+import { requestEnd } from './metrics.js';
 import { v2Plugin } from './v2/plugin.js';
 
 export interface HttpServerOptions {
@@ -49,34 +51,23 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     ...(options.tls
       ? { https: { cert: readFileSync(options.tls.certificate), key: readFileSync(options.tls.key) } }
       : {}),
+    // What Node's parser or Fastify's router refuses gets the same envelope as every other error.
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, options.logger as FastifyBaseLogger),
+    frameworkErrors: (error, request, reply) => rootError(error, request, reply),
   });
   app.server.headersTimeout = options.headersTimeoutMs;
+  app.setErrorHandler(rootError);
+  app.setNotFoundHandler(async (request) => {
+    // Every path under /v2 is a route for the methods the API has: this one is not among them.
+    if (isV2(request)) throw new RegistryError('UNSUPPORTED', `method ${request.method.slice(0, 20)} is not supported`);
+    throw new RegistryError('NOT_FOUND', 'no such endpoint');
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
+    reply.raw.once('close', () => logEnd(request, reply, options.accessLog));
   });
-  markTransfer(app);
   for (const hook of options.hooks ?? []) hook(app);
-  if (options.accessLog) {
-    app.addHook('onResponse', async (request, reply) => {
-      const { bytesIn, bytesOut } = transferOf(request);
-      request.log.info(
-        {
-          method: request.method,
-          route: request.routeKind ?? request.routeOptions.url,
-          path: (request.raw.url ?? '').split('?', 1)[0]?.slice(0, 512),
-          repository: request.repository,
-          status: reply.statusCode,
-          bytesIn,
-          bytesOut,
-          durationMs: Math.round(reply.elapsedTime),
-          remoteAddress: request.ip,
-          user: (request as { principalName?: string }).principalName,
-        },
-        'request completed',
-      );
-    });
-  }
 
   await app.register(v2Plugin, {
     registry: options.registry,
@@ -88,4 +79,38 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   });
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   return app;
+}
+
+const isV2 = (request: FastifyRequest) => /^\/v2(?:[/?]|$)/.test(request.raw.url ?? '');
+
+/** Errors outside every surface (a bad URL, an unknown method): the envelope, on /v2 with its version header. */
+function rootError(error: unknown, request: FastifyRequest, reply: FastifyReply) {
+  if (isV2(request)) reply.header('Docker-Distribution-API-Version', 'registry/2.0');
+  return ociErrorHandler(error, request, reply);
+}
+
+/**
+ * The access-log line, once the connection is done with the request. A request the client hung
+ * up on is logged whether or not the access log is on: at info, with what it moved, no stack.
+ */
+function logEnd(request: FastifyRequest, reply: FastifyReply, accessLog: boolean): void {
+  const { aborted, bytesIn, bytesOut } = requestEnd(request, reply);
+  if (!aborted && !accessLog) return;
+  request.log.info(
+    {
+      method: request.method,
+      route: request.routeKind ?? request.routeOptions.url,
+      path: (request.raw.url ?? '').split('?', 1)[0]?.slice(0, 512),
+      repository: request.repository,
+      status: aborted && !reply.raw.headersSent ? undefined : reply.statusCode,
+      bytesIn,
+      bytesOut,
+      durationMs: Math.round(reply.elapsedTime),
+      remoteAddress: request.ip,
+      user: (request as { principalName?: string }).principalName,
+      // While the client was still sending its request, or already receiving the response.
+      ...(aborted ? { during: request.raw.complete ? 'response' : 'request' } : {}),
+    },
+    aborted ? 'request aborted' : 'request completed',
+  );
 }

@@ -29,6 +29,8 @@ export interface WharfMetrics {
   readonly bytesIn: Counter<'route'>;
   readonly bytesOut: Counter<'route'>;
   readonly inFlight: Gauge;
+  /** Requests the client hung up on before their response was complete: not failures of ours. */
+  readonly clientAborts: Counter<'route' | 'method'>;
   readonly storageErrors: Counter<'driver' | 'operation'>;
   readonly databaseErrors: Counter<'operation'>;
   /** The Prometheus text exposition: of this process, or of every worker under a cluster. */
@@ -69,6 +71,12 @@ export function createMetrics(options: MetricsOptions = {}): WharfMetrics {
     registers,
   });
   const inFlight = new Gauge({ name: 'wharf_http_requests_in_flight', help: 'HTTP requests being served', registers });
+  const clientAborts = new Counter({
+    name: 'wharf_http_client_aborts_total',
+    help: 'HTTP requests the client hung up on before the response was complete (mid-upload, mid-download), by route kind and method',
+    labelNames: ['route', 'method'] as const,
+    registers,
+  });
   const storageErrors = new Counter({
     name: 'wharf_storage_errors_total',
     help: 'Failed storage driver calls (not counting "not found"), by driver and operation',
@@ -108,6 +116,7 @@ export function createMetrics(options: MetricsOptions = {}): WharfMetrics {
     bytesIn,
     bytesOut,
     inFlight,
+    clientAborts,
     storageErrors,
     databaseErrors,
     async render() {

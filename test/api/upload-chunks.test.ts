@@ -6,17 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { get, patch, post, put, type Response } from '../fixtures/http.js';
+import { chunks, get, patch, post, put, type Response } from '../fixtures/http.js';
 import { randomBlob, sha256 } from '../fixtures/images.js';
 import { startWharf, storageKeys, type WharfServer } from '../fixtures/server.js';
 import { assertAlive, assertError } from './support.js';
 
 const MiB = 1024 * 1024;
-
-/** Yields `bytes` in 64 KiB pieces: the request goes out with Transfer-Encoding: chunked. */
-async function* streamed(bytes: Buffer): AsyncGenerator<Buffer> {
-  for (let i = 0; i < bytes.length; i += 64 * 1024) yield bytes.subarray(i, i + 64 * 1024);
-}
 
 /** A new session's upload URL and id. */
 async function session(srv: WharfServer, repo: string): Promise<{ url: string; id: string }> {
@@ -79,13 +74,13 @@ describe('upload chunks whose length differs from their Content-Range', () => {
     assert.equal((await patch(url, { body: bytes.subarray(0, 1000), headers: { 'content-range': '0-999' } })).status, 202);
 
     const end = 1000 + 17 * MiB - 1;
-    const bad = await patch(url, { body: streamed(bytes.subarray(1000, 1000 + 19 * MiB)), headers: { 'content-range': `1000-${end}` } });
+    const bad = await patch(url, { body: chunks(bytes.subarray(1000, 1000 + 19 * MiB)), headers: { 'content-range': `1000-${end}` } });
     assertError(bad, 400, 'SIZE_INVALID');
     assertSessionHeaders(bad, id, 1000, 'cut-off chunk');
     assert.equal(await held(url), '0-999');
     assert.deepEqual(await strayParts(srv, id), [], 'no part of the refused chunk is left in the store');
 
-    const retry = await patch(url, { body: streamed(bytes.subarray(1000)), headers: { 'content-range': `1000-${bytes.length - 1}` } });
+    const retry = await patch(url, { body: chunks(bytes.subarray(1000)), headers: { 'content-range': `1000-${bytes.length - 1}` } });
     assert.equal(retry.status, 202, retry.text());
     assert.equal((await put(`${url}?digest=${digest}`)).status, 201);
     assert.equal(sha256((await get(`${srv.url}/v2/chunks/streamed-longer/blobs/${digest}`)).body), digest);
@@ -96,13 +91,13 @@ describe('upload chunks whose length differs from their Content-Range', () => {
     const bytes = randomBlob(18 * MiB);
     const digest = sha256(bytes);
     const { url, id } = await session(srv, 'chunks/streamed-shorter');
-    const bad = await patch(url, { body: streamed(bytes.subarray(0, 17 * MiB)), headers: { 'content-range': `0-${bytes.length - 1}` } });
+    const bad = await patch(url, { body: chunks(bytes.subarray(0, 17 * MiB)), headers: { 'content-range': `0-${bytes.length - 1}` } });
     assertError(bad, 400, 'SIZE_INVALID');
     assertSessionHeaders(bad, id, 0, 'short chunk');
     assert.equal(await held(url), '0-0');
     assert.deepEqual(await strayParts(srv, id), []);
 
-    const retry = await patch(url, { body: streamed(bytes), headers: { 'content-range': `0-${bytes.length - 1}` } });
+    const retry = await patch(url, { body: chunks(bytes), headers: { 'content-range': `0-${bytes.length - 1}` } });
     assert.equal(retry.status, 202, retry.text());
     assert.equal((await put(`${url}?digest=${digest}`)).status, 201);
     assert.equal(sha256((await get(`${srv.url}/v2/chunks/streamed-shorter/blobs/${digest}`)).body), digest);

@@ -5,18 +5,13 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { del, get, head, patch, post, pushBlob, put, request, type Response } from '../fixtures/http.js';
+import { chunks, del, get, head, patch, post, pushBlob, put, request, type Response } from '../fixtures/http.js';
 import { randomBlob, sha256 } from '../fixtures/images.js';
 import { makeTempDir, removeDir } from '../fixtures/paths.js';
 import { startWharf, storageKeys, type WharfServer } from '../fixtures/server.js';
 import { assertAlive, assertError } from './support.js';
 
 const UUID = /^[0-9a-f-]{36}$/;
-
-/** Yields `bytes` in `size`-byte chunks (the request goes out with Transfer-Encoding: chunked). */
-async function* chunks(bytes: Buffer, size = 64 * 1024): AsyncGenerator<Buffer> {
-  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
-}
 
 /** Bytes stored so far according to a session reply's `Range: 0-<last>` header. */
 function rangeEnd(r: Response): number {

@@ -34,6 +34,10 @@ export async function getBlob(name: string, digest: string, request: FastifyRequ
   }
   reply.headers(headers);
   if (content.pipeTo) return sendChunks(reply, content.pipeTo);
+  // A store failing mid-body is the server's failure, not the client hanging up (see requestEnd).
+  content.stream?.once('error', (error: Error) => {
+    if (reply.raw.headersSent) reply.raw.destroy(error);
+  });
   return reply.send(content.stream);
 }
 

@@ -19,6 +19,7 @@ export async function sendChunks(reply: FastifyReply, produce: (write: ChunkWrit
   };
   response.once('close', onClose);
 
+  const writeFailures = new Set<unknown>();
   const write: ChunkWriter = (chunk) => {
     if (!started) {
       started = true;
@@ -33,8 +34,10 @@ export async function sendChunks(reply: FastifyReply, produce: (write: ChunkWrit
       waiting.add(reject);
       response.write(chunk, (error) => {
         waiting.delete(reject);
-        if (error) reject(error);
-        else resolve();
+        if (error) {
+          writeFailures.add(error);
+          reject(error);
+        } else resolve();
       });
     });
   };
@@ -44,7 +47,9 @@ export async function sendChunks(reply: FastifyReply, produce: (write: ChunkWrit
   } catch (error) {
     if (!started) throw error;
     // Headers are out: cutting the connection is the only way to tell the client the body is short.
-    response.destroy();
+    // Cut with the producer's error, so it is not taken for the client hanging up (see requestEnd).
+    const clientGone = closed !== undefined || writeFailures.has(error);
+    response.destroy(clientGone ? undefined : (error as Error));
     return;
   } finally {
     response.removeListener('close', onClose);
