@@ -57,9 +57,8 @@ async function drainBody(request: FastifyRequest, limit: number): Promise<boolea
 /** A Fastify error handler that answers with the OCI error envelope. */
 export async function ociErrorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply) {
   const mapped = toHttpError(error);
-  // A client that hung up mid-body surfaces as whatever layer was reading (storage wraps it as a
-  // BackendError): not a server failure, so not logged as one.
-  // The access log's 'request aborted' line (at info) tells of the hang-up; this is detail.
+  // A client that hung up mid-body surfaces as the error of whatever was reading its body: not a
+  // server failure. The access log's 'request aborted' line (at info) tells of it; this is detail.
   const clientGone = isClientAbort(error) || request.raw.socket?.destroyed === true;
   if (clientGone) request.log.debug({ reason: (error as Error | undefined)?.message }, 'client aborted the request');
   else if (mapped.internal) request.log.error({ err: error }, 'request failed');

@@ -77,7 +77,8 @@ export function uploadUseCases(
       hasher = { hash: newHasher('sha256'), size: 0 };
       hashers.set(id, hasher);
     }
-    const exact = range && { length: range.end - range.start + 1, refuse: (received: number) => new UploadLengthError(range.end - range.start + 1, received) };
+    const length = range && range.end - range.start + 1;
+    const exact = length === undefined ? undefined : { length, refuse: (received: number) => new UploadLengthError(length, received) };
     const counter = new HashingCounter(hasher?.hash ?? null, exact);
     // Never destroys the request: the reply to a refused chunk still has to reach the client.
     feed(body, counter);
