@@ -45,13 +45,17 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 # ---------------------------------------------------------------------------------- runtime
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
+# Inside a container the loopback default would serve no one; which host addresses reach it is
+# decided by `docker run -p` (Wharf warns at start when this meets auth.mode none).
+ENV WHARF_HTTP_ADDRESS=0.0.0.0
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
 COPY --from=build /src/web/dist ./web/dist
 COPY package.json ./
 COPY bin ./bin
-RUN mkdir -p /data && chown node:node /data
+# Owner-only: the database holds password hashes and the token signing key.
+RUN mkdir -p /data && chown node:node /data && chmod 700 /data
 USER node
 EXPOSE 5000
 VOLUME /data

@@ -6,13 +6,15 @@ import type { WharfConfig } from './config/index.js';
 import { BackendError, RegistryError, StorageNotFoundError } from './errors.js';
 import { apiScope } from './http/api/openapi.js';
 import { mirrorStatsFrom, openReadAccess, registryReadRoutes } from './http/api/registry-read-routes.js';
-import { bootstrapAdmin, createAuth, type AuthServices } from './auth/create-auth.js';
+import { bootstrapAdmin, type BootstrapResult } from './auth/bootstrap.js';
+import { createAuth, type AuthServices } from './auth/create-auth.js';
 import { startAuthMaintenance } from './auth/maintenance.js';
 import { authSurfaces } from './http/auth/surfaces.js';
 import { consolePlugin } from './http/console.js';
 import { healthPlugin } from './http/health.js';
 import { metricsHooks, metricsPlugin } from './http/metrics.js';
 import { createHttpServer } from './http/server.js';
+import { fileModes, loosePaths, type LoosePath } from './lib/file-modes.js';
 import { createMetrics, observeRejections, type StoredCounts, type WharfMetrics } from './lib/metrics.js';
 import { openDatabase, type DatabaseOptions, type Db } from './metadata/database.js';
 import { metadataStore, type MetadataStore } from './metadata/store.js';
@@ -52,7 +54,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
   const dataDirectory = resolve(config.dataDirectory);
   let db: Db | undefined;
   const metrics = createMetrics({ counts: () => storedCounts(db!) });
-  const storage = checkedDriver(createStorage(config, dataDirectory), {
+  const storage = checkedDriver(createStorage(config), {
     onError: (driver, operation, error) => {
       metrics.storageErrors.inc({ driver, operation });
       logger.error({ driver, operation, err: error }, 'storage operation failed');
@@ -86,8 +88,12 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     onError: (error) => logger.error({ err: error }, 'audit write failed'),
     mirror: { projects: new Set(config.mirror.upstreams.map((u) => u.name)), hasDefault: config.mirror.upstreams.some((u) => u.default) },
   });
-  const bootstrapped = await bootstrapAdmin(auth, process.env);
-  if (bootstrapped) logger.info({ user: bootstrapped }, 'first administrator created from WHARF_ADMIN_USER');
+  const bootstrapped = await bootstrapAdmin({ accounts: auth.accounts, users: metadata.users }, process.env).catch(async (error: unknown) => {
+    await db!.destroy();
+    await storage.close();
+    throw error;
+  });
+  if (bootstrapped?.created) logger.info({ user: bootstrapped.user }, 'first administrator created from WHARF_ADMIN_USER');
   const authHttp = authSurfaces(auth, { publicUrl: config.http.publicUrl });
   const authMaintenance = startAuthMaintenance({ audit: auth.audit, sessions: metadata.sessions, now: Date.now, onError: (error) => logger.warn({ err: error }, 'audit retention failed') });
   const registry = createRegistry({
@@ -107,6 +113,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     upstreams: config.mirror.upstreams,
     cacheMaxBytes: config.mirror.cacheMaxBytes ?? 0,
     spoolDirectory: join(dataDirectory, 'mirror-spool', String(process.pid)),
+    fileModes: fileModes(config.dataPermissions),
     manifestMaxBytes: config.http.manifestMaxBytes,
     log: logger.child({ component: 'mirror' }),
     observer: metricsObserver(metrics.registry),
@@ -201,16 +208,39 @@ export async function openForCli(config: WharfConfig): Promise<{ auth: AuthServi
   }
 }
 
-/** Opens the metadata database once, running its migrations, and closes it (cluster primary). */
-export async function migrateDatabase(config: WharfConfig): Promise<void> {
-  await (await openDatabase(databaseOptions(config))).destroy();
+/**
+ * Opens the metadata database once, running its migrations, and applies the admin bootstrap
+ * (cluster primary: before any worker starts, so a conflict is reported once).
+ */
+export async function prepareDatabase(config: WharfConfig, env: NodeJS.ProcessEnv): Promise<BootstrapResult | undefined> {
+  const { auth, metadata, close } = await openForCli(config);
+  try {
+    return await bootstrapAdmin({ accounts: auth.accounts, users: metadata.users }, env);
+  } finally {
+    await close();
+  }
+}
+
+/** Existing data paths (data directory, blob directory, SQLite file) open to more than `dataPermissions` allows. */
+export function checkDataPermissions(config: WharfConfig): Promise<LoosePath[]> {
+  const database = databaseOptions(config);
+  const paths = [resolve(config.dataDirectory)];
+  if (config.storage.driver === 'filesystem') paths.push(filesystemRoot(config));
+  if (database.driver === 'sqlite' && database.path !== ':memory:') paths.push(database.path);
+  return loosePaths(paths, fileModes(config.dataPermissions));
 }
 
 function databaseOptions(config: WharfConfig, onConnectionError?: (error: Error) => void): DatabaseOptions {
   const { postgres, sqlite } = config.database;
-  return config.database.driver === 'postgres'
-    ? { driver: 'postgres', url: postgres!.url, poolSize: postgres!.poolSize, connectTimeoutMs: postgres!.connectTimeoutMs, statementTimeoutMs: postgres!.statementTimeoutMs, ...(onConnectionError ? { onConnectionError } : {}) }
-    : { driver: 'sqlite', path: resolve(sqlite.path ?? join(resolve(config.dataDirectory), 'wharf.db')), busyTimeoutMs: sqlite.busyTimeoutMs };
+  if (config.database.driver === 'postgres') {
+    return { driver: 'postgres', url: postgres!.url, poolSize: postgres!.poolSize, connectTimeoutMs: postgres!.connectTimeoutMs, statementTimeoutMs: postgres!.statementTimeoutMs, ...(onConnectionError ? { onConnectionError } : {}) };
+  }
+  const path = sqlite.path === ':memory:' ? ':memory:' : resolve(sqlite.path ?? join(resolve(config.dataDirectory), 'wharf.db'));
+  return { driver: 'sqlite', path, busyTimeoutMs: sqlite.busyTimeoutMs, modes: fileModes(config.dataPermissions) };
+}
+
+function filesystemRoot(config: WharfConfig): string {
+  return resolve(config.storage.filesystem.rootDirectory ?? join(resolve(config.dataDirectory), 'storage'));
 }
 
 /** The row counts behind the blob, manifest and upload gauges (one COUNT each). */
@@ -221,10 +251,10 @@ async function storedCounts(db: Db): Promise<StoredCounts> {
   return { blobs, manifests, uploadsOpen };
 }
 
-function createStorage(config: WharfConfig, dataDirectory: string): StorageDriver {
+function createStorage(config: WharfConfig): StorageDriver {
   switch (config.storage.driver) {
     case 'filesystem':
-      return filesystemDriver(resolve(config.storage.filesystem.rootDirectory ?? join(dataDirectory, 'storage')));
+      return filesystemDriver(filesystemRoot(config), fileModes(config.dataPermissions));
     case 'memory':
       return memoryDriver();
     case 's3':
@@ -242,3 +272,5 @@ function storageRedirects(config: WharfConfig): boolean {
   if (config.storage.driver === 'oss') return config.storage.oss?.redirect ?? false;
   return false;
 }
+
+export { AdminBootstrapConflict } from './auth/bootstrap.js';

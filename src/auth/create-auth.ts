@@ -40,20 +40,3 @@ export async function createAuth(options: { config: AuthConfig; metadata: Metada
     now,
   };
 }
-
-/** Creates the first administrator from WHARF_ADMIN_USER / WHARF_ADMIN_PASSWORD when that user does not exist yet. */
-export async function bootstrapAdmin(auth: AuthServices, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  const name = env.WHARF_ADMIN_USER;
-  const password = env.WHARF_ADMIN_PASSWORD;
-  if (!name || !password) return undefined;
-  try {
-    await auth.accounts.getUser(name);
-    return undefined;
-  } catch {
-    await auth.accounts.createUser({ name: 'wharf' }, { name, password, admin: true }).catch((error: unknown) => {
-      // Another instance sharing the database won the race.
-      if ((error as { code?: string }).code !== 'CONFLICT') throw error;
-    });
-    return name;
-  }
-}

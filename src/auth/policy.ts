@@ -19,6 +19,14 @@ export type SystemPermission = 'catalog' | 'createProject' | 'manageUsers' | 're
 
 const ALL_PROJECT: readonly ProjectPermission[] = ['pull', 'push', 'delete', 'readMembers', 'manageMembers', 'manageRobots', 'editProject', 'readAudit'];
 const ALL_SYSTEM: readonly SystemPermission[] = ['catalog', 'createProject', 'manageUsers', 'readAllAudit'];
+/**
+ * What `auth.mode: none` gives everyone: images and reading. Never what grants or changes access
+ * (users, passwords, admin flags, projects and their visibility, members, robots): those need an
+ * authenticated account with the right, in every mode, or an anonymous caller on an open registry
+ * could plant accounts that outlive a later switch to `token` mode.
+ */
+export const OPEN_PROJECT: readonly ProjectPermission[] = ['pull', 'push', 'delete', 'readMembers', 'readAudit'];
+export const OPEN_SYSTEM: readonly SystemPermission[] = ['catalog', 'readAllAudit'];
 
 /** The role table. `tester` gains `promote` when promotion lands. */
 export const rolePermissions: Readonly<Record<Role, readonly ProjectPermission[]>> = {
@@ -43,7 +51,7 @@ export interface ProjectFacts {
 }
 
 export interface PolicyOptions {
-  /** auth.mode `none`: everything is allowed to everyone. */
+  /** auth.mode `none`: everyone gets `OPEN_PROJECT` and `OPEN_SYSTEM` (images and reading). */
   open: boolean;
   /** auth.anonymousPull: anyone may pull any repository. */
   anonymousPull: boolean;
@@ -51,8 +59,8 @@ export interface PolicyOptions {
 
 /** What `subject` may do in `project`. System admins may do everything, even in a project that does not exist yet (a push creates it). */
 export function projectPermissions(subject: Subject, project: ProjectFacts, options: PolicyOptions): Set<ProjectPermission> {
-  if (options.open || (subject.kind === 'user' && subject.admin)) return new Set(ALL_PROJECT);
-  const granted = new Set<ProjectPermission>();
+  if (subject.kind === 'user' && subject.admin) return new Set(ALL_PROJECT);
+  const granted = new Set<ProjectPermission>(options.open ? OPEN_PROJECT : []);
   if (options.anonymousPull || (project.exists && project.public)) granted.add('pull');
   // Mirrored public images are for everyone who may use the registry; they are read-only anyway.
   if (project.mirror && subject.kind !== 'anonymous') granted.add('pull');
@@ -63,7 +71,8 @@ export function projectPermissions(subject: Subject, project: ProjectFacts, opti
 }
 
 export function systemPermissions(subject: Subject, options: PolicyOptions): Set<SystemPermission> {
-  if (options.open || (subject.kind === 'user' && subject.admin)) return new Set(ALL_SYSTEM);
+  if (subject.kind === 'user' && subject.admin) return new Set(ALL_SYSTEM);
+  if (options.open) return new Set(OPEN_SYSTEM);
   // The catalog is filtered per repository, so any identity may ask for it.
   if (subject.kind !== 'anonymous' || options.anonymousPull) return new Set(['catalog']);
   return new Set();
@@ -104,28 +113,46 @@ export const matrixSubjects = [
 
 export type MatrixSubjectKey = (typeof matrixSubjects)[number]['key'];
 
+/** The outcome of every matrix action for `subject` on `project`. */
+function matrixCells(subject: Subject, project: ProjectFacts, options: PolicyOptions): Record<MatrixActionKey, Decision> {
+  const inProject = projectPermissions(subject, project, options);
+  const inSystem = systemPermissions(subject, options);
+  const cells = {} as Record<MatrixActionKey, Decision>;
+  for (const action of matrixActions) {
+    const needs: { project?: ProjectPermission; system?: SystemPermission } = action.needs;
+    const allowed = needs.project ? inProject.has(needs.project) : inSystem.has(needs.system!);
+    cells[action.key] = decide(subject, allowed);
+  }
+  return cells;
+}
+
 /** The outcome for each subject × action on an existing private project `team` (auth mode basic or token). */
 export function roleMatrix(isPublic = false): Array<{ subject: MatrixSubjectKey; label: string; cells: Record<MatrixActionKey, Decision> }> {
   const options: PolicyOptions = { open: false, anonymousPull: false };
   const project: ProjectFacts = { name: 'team', exists: true, public: isPublic };
-  return matrixSubjects.map(({ key, label, subject }) => {
-    const inProject = projectPermissions(subject, project, options);
-    const inSystem = systemPermissions(subject, options);
-    const cells = {} as Record<MatrixActionKey, Decision>;
-    for (const action of matrixActions) {
-      const needs: { project?: ProjectPermission; system?: SystemPermission } = action.needs;
-      const allowed = needs.project ? inProject.has(needs.project) : inSystem.has(needs.system!);
-      cells[action.key] = decide(subject, allowed);
-    }
-    return { subject: key, label, cells };
-  });
+  return matrixSubjects.map(({ key, label, subject }) => ({ subject: key, label, cells: matrixCells(subject, project, options) }));
 }
+
+/** What an anonymous caller gets on an existing private project, per auth mode (docs/security.md's threat model). */
+export const anonymousByMode: ReadonlyArray<{ label: string; options: PolicyOptions }> = [
+  { label: '`none`', options: { open: true, anonymousPull: false } },
+  { label: '`basic`, `token`', options: { open: false, anonymousPull: false } },
+  { label: '`basic`, `token` + `anonymousPull`', options: { open: false, anonymousPull: true } },
+];
+
+const mark: Record<Decision, string> = { allow: 'yes', unauthorized: '401', denied: '403' };
+const tableHead = (first: string) => [`| ${first} | ${matrixActions.map((a) => a.label).join(' | ')} |`, `|---|${matrixActions.map(() => '---').join('|')}|`];
+const tableRow = (label: string, cells: Record<MatrixActionKey, Decision>) => `| ${label} | ${matrixActions.map((a) => mark[cells[a.key]]).join(' | ')} |`;
 
 /** The roles table of docs/security.md, generated (a test checks the doc holds exactly this). */
 export function renderRolesTable(isPublic = false): string {
-  const mark: Record<Decision, string> = { allow: 'yes', unauthorized: '401', denied: '403' };
-  const header = `| ${isPublic ? 'public' : 'private'} project | ${matrixActions.map((a) => a.label).join(' | ')} |`;
-  const rule = `|---|${matrixActions.map(() => '---').join('|')}|`;
-  const rows = roleMatrix(isPublic).map((row) => `| ${row.label} | ${matrixActions.map((a) => mark[row.cells[a.key]]).join(' | ')} |`);
-  return [header, rule, ...rows].join('\n');
+  const rows = roleMatrix(isPublic).map((row) => tableRow(row.label, row.cells));
+  return [...tableHead(`${isPublic ? 'public' : 'private'} project`), ...rows].join('\n');
+}
+
+/** The anonymous caller's table of docs/security.md, generated like the roles tables. */
+export function renderAnonymousTable(): string {
+  const project: ProjectFacts = { name: 'team', exists: true, public: false };
+  const rows = anonymousByMode.map(({ label, options }) => tableRow(label, matrixCells({ kind: 'anonymous' }, project, options)));
+  return [...tableHead('anonymous, by auth mode'), ...rows].join('\n');
 }

@@ -1,9 +1,10 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
-import { migrateDatabase } from '../app.js';
+import { prepareDatabase } from '../app.js';
 import type { WharfConfig } from '../config/index.js';
 import { serveClusterMetrics } from '../lib/metrics.js';
 import { exitCodes } from './config-commands.js';
+import { isAdminConflict, reportAdminConflict, warnAtStart, type DatabaseFlagsUsed } from './start-notices.js';
 
 /** Restart delays of a worker that keeps crashing: 0.5 s, 1 s, 2 s … up to 30 s. */
 const RESTART_BASE_MS = 500;
@@ -22,24 +23,27 @@ interface Slot {
 }
 
 /**
- * The cluster primary: runs the migrations once, forks `http.workers` processes that share the
+ * The cluster primary: runs the migrations and the admin bootstrap once, forks `http.workers` processes that share the
  * listening port (each a full server: nothing is shared but the database and the store), restarts
  * a worker that dies with a backoff, and on SIGTERM/SIGINT forwards SIGTERM so every worker
  * drains. A worker that dies before it ever listened means the server cannot start: the
  * primary stops the others and fails.
  */
-export async function runPrimary(config: WharfConfig, logger: Logger): Promise<number> {
+export async function runPrimary(config: WharfConfig, logger: Logger, flags: DatabaseFlagsUsed = {}): Promise<number> {
   const count = config.http.workers;
   const log = logger.child({ role: 'primary' });
   try {
     // Before any fork, so N workers never race to migrate one SQLite file.
-    await migrateDatabase(config);
+    const bootstrapped = await prepareDatabase(config, process.env);
+    if (bootstrapped?.created) log.info({ user: bootstrapped.user }, 'first administrator created from WHARF_ADMIN_USER');
   } catch (error) {
+    if (isAdminConflict(error)) return reportAdminConflict(error, log, flags);
     log.fatal({ err: error }, 'startup failed');
     process.stderr.write(`wharf: cannot start: ${(error as Error).message}\n`);
     return exitCodes.runtimeFailure;
   }
   serveClusterMetrics();
+  await warnAtStart(config, log, config.http.port);
 
   const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, startedAt: 0, crashes: 0 }));
   const listened = new Set<number>();

@@ -10,6 +10,8 @@ export const exitCodes = Object.freeze({
   runtimeFailure: 1,
   /** The configuration is invalid: unreadable file, YAML syntax, unknown key, wrong type … */
   configError: 2,
+  /** `serve`: WHARF_ADMIN_USER names an existing account that is not an admin with WHARF_ADMIN_PASSWORD. */
+  adminConflict: 3,
 } as const);
 
 /** Where the config commands write and what they read; tests pass their own. */

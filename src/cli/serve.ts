@@ -7,6 +7,7 @@ import { createLogger } from '../lib/logger.js';
 import { shareWithPrimary } from '../lib/metrics.js';
 import { runPrimary } from './cluster.js';
 import { exitCodes } from './config-commands.js';
+import { isAdminConflict, reachHint, reportAdminConflict, warnAtStart, type DatabaseFlagsUsed } from './start-notices.js';
 
 interface ServeFlags {
   config?: string;
@@ -69,10 +70,10 @@ async function serve(flags: ServeFlags): Promise<number> {
       process.stderr.write(`${flags.config ?? 'config'}: http.workers: ${problem}\n`);
       return exitCodes.configError;
     }
-    return runPrimary(config, base);
+    return runPrimary(config, base, flags);
   }
   const logger = cluster.isWorker ? base.child({ worker: cluster.worker?.id }) : base;
-  return runServer(config, logger);
+  return runServer(config, logger, flags);
 }
 
 /** Worker processes share nothing but the database and the store: both must be shared. */
@@ -85,11 +86,12 @@ function clusterProblem(config: WharfConfig): string | undefined {
 }
 
 /** One serving process: build, listen, wait for a signal, drain, close. */
-async function runServer(config: WharfConfig, logger: Logger): Promise<number> {
+async function runServer(config: WharfConfig, logger: Logger, flags: DatabaseFlagsUsed): Promise<number> {
   let app: App;
   try {
     app = await buildApp(config, logger);
   } catch (error) {
+    if (isAdminConflict(error)) return reportAdminConflict(error, logger, flags);
     logger.fatal({ err: error }, 'startup failed');
     process.stderr.write(`wharf: cannot start: ${(error as Error).message}\n`);
     return exitCodes.runtimeFailure;
@@ -111,9 +113,12 @@ async function runServer(config: WharfConfig, logger: Logger): Promise<number> {
       tls: config.http.tls !== undefined,
       storage: app.storage.name,
       database: config.database.driver,
+      hint: reachHint(config),
     },
     'wharf listening',
   );
+  // A cluster's primary has warned already.
+  if (!cluster.isWorker) await warnAtStart(config, logger, port);
 
   const signal = await shutdownRequested();
   return drain(app, logger, config.http.shutdownGraceMs, signal);

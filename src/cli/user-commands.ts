@@ -3,7 +3,7 @@ import { readPassword, runWithDatabase, withDatabaseFlags, type DatabaseFlags } 
 
 const cliActor = { name: 'cli', source: 'local' };
 
-/** `wharf user add|passwd|list|remove`: accounts for ops without the console. */
+/** `wharf user add|passwd|make-admin|list|remove`: accounts for ops without the console. */
 export function registerUserCommands(program: Command): void {
   const user = program.command('user').description('manage local users (in the metadata database)');
 
@@ -25,6 +25,15 @@ export function registerUserCommands(program: Command): void {
         await auth.accounts.getUser(name);
         await auth.accounts.setPassword(cliActor, name, await readPassword(`new password for ${name}: `));
         process.stdout.write(`password of ${name} changed\n`);
+      });
+    });
+
+  withDatabaseFlags(user.command('make-admin').description('make an existing user a system administrator'))
+    .argument('<name>')
+    .action(async (name: string, flags: DatabaseFlags) => {
+      await runWithDatabase(flags, async ({ auth }) => {
+        await auth.accounts.setAdmin(cliActor, name, true);
+        process.stdout.write(`${name} is a system admin\n`);
       });
     });
 

@@ -11,7 +11,7 @@ import { storageSchema } from './sections/storage.js';
 /**
  * The whole Wharf configuration. Every object is strict (unknown keys are errors) and every
  * section has defaults, so `{}` parses to a working embedded server: filesystem blobs and a
- * SQLite database under ./data, no auth, port 5000.
+ * SQLite database under ./data, no auth, port 5000 on 127.0.0.1.
  */
 export const wharfConfigSchema = z
   .object({
@@ -20,6 +20,10 @@ export const wharfConfigSchema = z
       .min(1)
       .default('./data')
       .meta({ description: 'where the embedded defaults keep blobs, the database and generated keys' }),
+    dataPermissions: z
+      .enum(['private', 'group'])
+      .default('private')
+      .meta({ description: 'access to the directories and files Wharf creates: private (0700/0600) or group (also group-readable, 0750/0640)' }),
     http: httpSchema.prefault({}),
     storage: storageSchema.prefault({}),
     database: databaseSchema.prefault({}),

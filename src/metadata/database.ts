@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { createFileSync, makeDirectorySync, privateModes, type FileModes } from '../lib/file-modes.js';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations/index.js';
 
@@ -12,6 +12,8 @@ export type DatabaseOptions =
       path: string;
       /** How long a statement waits for another process's lock (default 2 s); the wait blocks the thread. */
       busyTimeoutMs?: number;
+      /** For the file and its directory when they are created (default owner-only). */
+      modes?: FileModes;
     }
   | {
       driver: 'postgres';
@@ -34,7 +36,7 @@ const PG_INT8 = 20;
 
 /** Opens the metadata database and brings its schema up to date. */
 export async function openDatabase(options: DatabaseOptions): Promise<Db> {
-  const db = options.driver === 'sqlite' ? openSqlite(options.path, options.busyTimeoutMs ?? 2_000) : openPostgres(options);
+  const db = options.driver === 'sqlite' ? openSqlite(options.path, options.busyTimeoutMs ?? 2_000, options.modes ?? privateModes) : openPostgres(options);
   try {
     await migrate(db);
   } catch (error) {
@@ -44,8 +46,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Db> {
   return db;
 }
 
-function openSqlite(path: string, busyTimeoutMs: number): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+function openSqlite(path: string, busyTimeoutMs: number, modes: FileModes): Db {
+  if (path !== ':memory:') {
+    makeDirectorySync(dirname(path), modes);
+    // SQLite gives its -wal and -shm files the database file's mode: create that one first.
+    createFileSync(path, modes);
+  }
   const connection = new SQLite(path);
   // WAL lets readers run beside the one writer; FULL fsyncs each commit (a pushed manifest
   // survives power loss); busy_timeout lets several worker processes share the file, short because

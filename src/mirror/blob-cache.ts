@@ -101,6 +101,7 @@ export function blobCache(deps: MirrorDeps): BlobCache {
       digest: parseDigest(digest),
       size,
       spoolPath: join(deps.spoolDirectory, randomUUID()),
+      ...(deps.fileModes ? { modes: deps.fileModes } : {}),
       source: response.body,
       onBytes: (n) => observer.upstreamBytes(client.name, n),
     });

@@ -1,5 +1,6 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { makeDirectory, privateModes, type FileModes } from '../lib/file-modes.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { Registry } from '../registry/registry.js';
 import type { StorageDriver } from '../storage/driver.js';
@@ -31,6 +32,8 @@ export interface MirrorOptions {
   cacheMaxBytes?: number;
   /** This process's spool directory; siblings named after dead process ids are removed. */
   spoolDirectory: string;
+  /** Modes of the spool's directories and files (default owner-only). */
+  fileModes?: FileModes;
   manifestMaxBytes: number;
   log: MirrorLog;
   observer?: MirrorObserver;
@@ -53,7 +56,7 @@ export interface Mirror {
 export async function createMirror(options: MirrorOptions): Promise<Mirror> {
   const now = options.now ?? Date.now;
   await rm(options.spoolDirectory, { recursive: true, force: true });
-  await mkdir(options.spoolDirectory, { recursive: true });
+  await makeDirectory(options.spoolDirectory, options.fileModes ?? privateModes);
   await removeDeadSpools(dirname(options.spoolDirectory));
   const upstreams: Upstream[] = options.upstreams.map((settings) => ({
     name: settings.name,
@@ -76,6 +79,7 @@ export async function createMirror(options: MirrorOptions): Promise<Mirror> {
     metadata: options.metadata,
     storage: options.storage,
     spoolDirectory: options.spoolDirectory,
+    fileModes: options.fileModes ?? privateModes,
     manifestMaxBytes: options.manifestMaxBytes,
     now,
     log: options.log,

@@ -1,3 +1,4 @@
+import type { FileModes } from '../lib/file-modes.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { Registry } from '../registry/registry.js';
 import type { StorageDriver } from '../storage/driver.js';
@@ -18,6 +19,8 @@ export interface MirrorDeps {
   storage: StorageDriver;
   /** Local directory for downloads in flight (spool files), emptied at start. */
   spoolDirectory: string;
+  /** Modes of spool files (default owner-only). */
+  fileModes?: FileModes;
   manifestMaxBytes: number;
   now: () => number;
   log: MirrorLog;

@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { open, rm, type FileHandle } from 'node:fs/promises';
+import { rm, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { newHasher, type Digest } from '../oci/digest.js';
 import type { ByteRange } from '../storage/driver.js';
+import { openFile, privateModes, type FileModes } from '../lib/file-modes.js';
 import { STREAM_HIGH_WATER_MARK } from '../lib/streams.js';
 
 export type InflightOutcome = { ok: true } | { ok: false; error: Error };
@@ -42,10 +43,12 @@ export class InflightBlob {
     digest: Digest;
     size: number;
     spoolPath: string;
+    /** Modes of the spool file (default owner-only). */
+    modes?: FileModes;
     source: AsyncIterable<Buffer>;
     onBytes?: (n: number) => void;
   }): Promise<InflightBlob> {
-    const file = await open(options.spoolPath, 'w+');
+    const file = await openFile(options.spoolPath, 'w+', options.modes ?? privateModes);
     return new InflightBlob(options.digest, options.size, options.spoolPath, file, options.source, options.onBytes ?? (() => undefined));
   }
 

@@ -1,10 +1,11 @@
 import { createReadStream, constants as fsConstants } from 'node:fs';
-import { mkdir, open, opendir, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { open, opendir, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { StorageNotFoundError } from '../errors.js';
 import { BufferPool, type ChunkWriter } from '../lib/buffer-pool.js';
+import { makeDirectory, openFile, privateModes, type FileModes } from '../lib/file-modes.js';
 import { writeAll, writeBody, writeBufferPool } from './file-writer.js';
 import { STREAM_HIGH_WATER_MARK } from '../lib/streams.js';
 import { UploadOffsetError, type ByteRange, type ObjectStat, type StorageDriver } from './driver.js';
@@ -12,9 +13,10 @@ import { UploadOffsetError, type ByteRange, type ObjectStat, type StorageDriver 
 /**
  * Blobs on a local filesystem. Every object is written to a temporary file in `tmp/`, fsynced,
  * renamed into place, and its directory fsynced: a crash leaves either nothing or the whole object.
- * Uploads live in `uploads/<id>/data`; they are fsynced once, when committed.
+ * Uploads live in `uploads/<id>/data`; they are fsynced once, when committed. Directories and
+ * files are created with `modes` (owner-only by default).
  */
-export function filesystemDriver(rootDirectory: string): StorageDriver {
+export function filesystemDriver(rootDirectory: string, modes: FileModes = privateModes): StorageDriver {
   const path = (key: string) => join(rootDirectory, key);
   const uploadData = (id: string) => join(rootDirectory, 'uploads', id, 'data');
   const tmpDirectory = join(rootDirectory, 'tmp');
@@ -33,7 +35,7 @@ export function filesystemDriver(rootDirectory: string): StorageDriver {
 
   async function placeFile(source: string, key: string): Promise<void> {
     const target = path(key);
-    await mkdir(dirname(target), { recursive: true });
+    await makeDirectory(dirname(target), modes);
     await rename(source, target);
     await fsyncDirectory(dirname(target));
   }
@@ -76,10 +78,10 @@ export function filesystemDriver(rootDirectory: string): StorageDriver {
     },
 
     async write(key, body) {
-      await mkdir(tmpDirectory, { recursive: true });
+      await makeDirectory(tmpDirectory, modes);
       const temporary = join(tmpDirectory, randomUUID());
       try {
-        const handle = await open(temporary, 'w');
+        const handle = await openFile(temporary, 'w', modes);
         try {
           await writeBody(handle, 0, Buffer.isBuffer(body) ? Readable.from([body]) : body, writeBuffers);
           await handle.sync();
@@ -108,8 +110,8 @@ export function filesystemDriver(rootDirectory: string): StorageDriver {
 
     async createUpload(id) {
       const file = uploadData(id);
-      await mkdir(dirname(file), { recursive: true });
-      const handle = await open(file, 'wx');
+      await makeDirectory(dirname(file), modes);
+      const handle = await openFile(file, 'wx', modes);
       await handle.close();
     },
 
@@ -121,7 +123,7 @@ export function filesystemDriver(rootDirectory: string): StorageDriver {
         if (current !== offset) throw new UploadOffsetError(id, offset, current);
         // No fsync per append: another process reads these bytes from the page cache, and the whole
         // file is fsynced once at commit. After a power loss, the re-hash at commit catches any tear.
-        return offset + (await writeBody(handle, offset, body, writeBuffers, (buffer, length) => claimOffset(file, id, offset, buffer, length)));
+        return offset + (await writeBody(handle, offset, body, writeBuffers, (buffer, length) => claimOffset(file, id, offset, buffer, length, modes)));
       } finally {
         await handle.close();
       }
@@ -175,10 +177,10 @@ export function filesystemDriver(rootDirectory: string): StorageDriver {
     },
 
     async check() {
-      await mkdir(tmpDirectory, { recursive: true });
+      await makeDirectory(tmpDirectory, modes);
       const probe = join(tmpDirectory, `.check-${randomUUID()}`);
       // A page of bytes, not an empty file: a full disk still has inodes for empty files.
-      const handle = await open(probe, fsConstants.O_CREAT | fsConstants.O_WRONLY);
+      const handle = await openFile(probe, fsConstants.O_CREAT | fsConstants.O_WRONLY, modes);
       try {
         await handle.write(Buffer.alloc(4096));
       } finally {
@@ -227,8 +229,9 @@ async function pump(handle: FileHandle, start: number, end: number, pool: Buffer
  * append reported and re-hashes instead of trusting its running digest. Without this, two
  * positional appends could interleave into a file whose size matches what one process hashed.
  */
-async function claimOffset(file: string, id: string, offset: number, buffer: Buffer, length: number): Promise<void> {
-  const handle = await open(file, 'a');
+async function claimOffset(file: string, id: string, offset: number, buffer: Buffer, length: number, modes: FileModes): Promise<void> {
+  // 'a' creates the file if an abort removed it meanwhile: never with wider access.
+  const handle = await open(file, 'a', modes.file);
   try {
     await writeAll(handle, buffer, length, null);
     const size = (await handle.stat()).size;

@@ -3,7 +3,6 @@
  * made with the CLI (`wharf user add` reading the password from stdin).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -11,22 +10,12 @@ import bcrypt from 'bcryptjs';
 import YAML from 'yaml';
 import { get, post, pushImage } from '../fixtures/http.js';
 import { ociImage } from '../fixtures/images.js';
-import { makeTempDir, removeDir, repoRoot } from '../fixtures/paths.js';
+import { runWharf } from '../fixtures/cli.js';
+import { makeTempDir, removeDir } from '../fixtures/paths.js';
 import { startWharfFor } from '../fixtures/server.js';
 import { assertError } from './support.js';
 
-function wharf(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'wharf'), ...args], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
+const wharf = (args: string[], input = '') => runWharf(args, { input });
 
 test('basic mode with an htpasswd file and CLI-made users', async (t) => {
   const dir = await makeTempDir('wharf-auth-basic-');

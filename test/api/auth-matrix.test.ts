@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { matrixActions, renderRolesTable, roleMatrix, roles, type MatrixActionKey } from '../../src/auth/policy.js';
+import { matrixActions, renderAnonymousTable, renderRolesTable, roleMatrix, roles, type MatrixActionKey } from '../../src/auth/policy.js';
 import { del, get, pushImage, pushManifest, type Response } from '../fixtures/http.js';
 import { ociImage } from '../fixtures/images.js';
 import { repoRoot } from '../fixtures/paths.js';
@@ -19,6 +19,7 @@ test('docs/security.md holds the roles tables generated from the policy', async 
   const doc = await readFile(path.join(repoRoot, 'docs', 'security.md'), 'utf8');
   assert.ok(doc.includes(renderRolesTable(false)), 'private-project table is out of date: regenerate it from renderRolesTable()');
   assert.ok(doc.includes(renderRolesTable(true)), 'public-project table is out of date');
+  assert.ok(doc.includes(renderAnonymousTable()), 'the threat model\'s anonymous table is out of date');
 });
 
 test('role × action matrix in basic mode', async (t) => {

@@ -28,6 +28,12 @@ test('policy: open mode, admins, missing projects, robots of other projects, ano
   const closed = { open: false, anonymousPull: false };
   const team = { name: 'team', exists: true, public: false };
   assert.ok(projectPermissions({ kind: 'anonymous' }, team, open).has('delete'));
+  // An open registry opens images and reading, never what grants access.
+  assert.deepEqual([...projectPermissions({ kind: 'anonymous' }, team, open)].sort(), ['delete', 'pull', 'push', 'readAudit', 'readMembers']);
+  assert.deepEqual([...systemPermissions({ kind: 'anonymous' }, open)].sort(), ['catalog', 'readAllAudit']);
+  assert.deepEqual([...systemPermissions({ kind: 'user', admin: false }, open)].sort(), ['catalog', 'readAllAudit']);
+  assert.ok(projectPermissions({ kind: 'user', admin: false, role: 'admin' }, team, open).has('manageMembers'));
+  assert.ok(systemPermissions({ kind: 'user', admin: true }, open).has('manageUsers'));
   assert.ok(projectPermissions({ kind: 'user', admin: true }, { name: 'new', exists: false, public: false }, closed).has('push'));
   assert.equal(projectPermissions({ kind: 'user', admin: false, role: 'admin' }, { name: 'new', exists: false, public: false }, closed).size, 0);
   assert.equal(projectPermissions({ kind: 'robot', project: 'other', actions: ['pull', 'push'] }, team, closed).size, 0);

@@ -27,7 +27,8 @@ describe('loadConfig defaults', () => {
     const config = loadConfig({ env: {} });
     assert.equal(config.dataDirectory, './data');
     assert.equal(config.http.port, 5000);
-    assert.equal(config.http.address, '0.0.0.0');
+    assert.equal(config.http.address, '127.0.0.1');
+    assert.equal(config.dataPermissions, 'private');
     assert.equal(config.storage.driver, 'filesystem');
     assert.equal(config.database.driver, 'sqlite');
     assert.equal(config.auth.mode, 'none');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -108,7 +108,9 @@ async function run(args: string[], captured: Captured): Promise<void> {
 
 describe('config commands', () => {
   it('documents the exit codes', () => {
-    assert.deepEqual(exitCodes, { ok: 0, runtimeFailure: 1, configError: 2 });
+    assert.deepEqual(exitCodes, { ok: 0, runtimeFailure: 1, configError: 2, adminConflict: 3 });
+    const operations = readFileSync(new URL('../../../docs/operations.md', import.meta.url), 'utf8');
+    for (const code of Object.values(exitCodes)) assert.match(operations, new RegExp(`^\\| ${code} \\|`, 'm'), `docs/operations.md explains exit code ${code}`);
   });
 
   it('config check prints the effective config with secrets masked and exits 0', async () => {
@@ -152,7 +154,6 @@ describe('config commands', () => {
 
 describe('docs/configuration.md', () => {
   it('every YAML example loads', async () => {
-    const { readFileSync } = await import('node:fs');
     const text = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
     const examples = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1] ?? '');
     assert.ok(examples.length >= 6);

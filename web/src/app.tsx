@@ -45,10 +45,10 @@ const NAV: Array<[string, string]> = [
 
 export function App() {
   const { path, query } = useLocation();
-  const { user, authMode, signOut } = useSession();
+  const { user, signOut } = useSession();
   const section = path === '/' ? '/repositories' : '/' + (path.split('/')[1] ?? '');
-  // Accounts exist only with sign-in; admins manage them all, everyone else their own.
-  const nav: Array<[string, string]> = user && authMode !== 'none' ? [...NAV, [routes.users(), user.admin ? 'Users' : 'Account']] : NAV;
+  // Signed-in admins manage every account, everyone else their own (in every auth mode).
+  const nav: Array<[string, string]> = user ? [...NAV, [routes.users(), user.admin ? 'Users' : 'Account']] : NAV;
 
   return (
     <>
@@ -70,7 +70,7 @@ export function App() {
         </nav>
         <div className="account">
           <ThemeToggle />
-          {user === undefined || authMode === 'none' ? null : user ? (
+          {user === undefined ? null : user ? (
             <>
               <span className="who" title={user.admin ? 'system admin' : undefined}>
                 {user.name}

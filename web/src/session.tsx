@@ -7,7 +7,7 @@ export type User = Pick<UserAccount, 'name' | 'admin'>;
 interface SessionState {
   /** undefined while loading, null when anonymous. */
   user: User | null | undefined;
-  /** `none` (open registry: no sign-in), `basic` or `token`. */
+  /** `none` (images need no sign-in; managing accounts does), `basic` or `token`. */
   authMode: string | undefined;
   signIn(username: string, password: string): Promise<void>;
   signOut(): Promise<void>;

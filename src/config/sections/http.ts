@@ -12,7 +12,11 @@ const tlsSchema = z
 /** `http`: the listener and request limits. */
 export const httpSchema = z
   .object({
-    address: z.string().min(1).default('0.0.0.0').meta({ description: 'address to listen on' }),
+    address: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .meta({ description: 'address to listen on (0.0.0.0: every interface; the default serves this machine only)' }),
     port: integer(0, 65535).default(5000).meta({ description: 'TCP port to listen on (0: any free port)' }),
     publicUrl: httpUrl('external URL of this registry, used for absolute Location headers and token realms')
       .optional()

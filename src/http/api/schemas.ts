@@ -31,7 +31,8 @@ const sharedSchemas = {
   Session: {
     type: 'object',
     required: ['user', 'csrfToken', 'authMode'],
-    properties: { user: { $ref: 'User#' }, csrfToken: nullableString, authMode: { type: 'string', enum: ['none', 'basic', 'token'] } },
+    // user null: not signed in on an open registry (auth mode none).
+    properties: { user: { anyOf: [{ $ref: 'User#' }, { type: 'null' }] }, csrfToken: nullableString, authMode: { type: 'string', enum: ['none', 'basic', 'token'] } },
   },
   Project: { type: 'object', required: ['name', 'public', 'createdAt'], properties: { name: string, public: { type: 'boolean' }, createdAt: time } },
   Member: { type: 'object', required: ['username', 'role', 'since'], properties: { username: string, role: { type: 'string', enum: roles }, since: time } },

@@ -47,12 +47,13 @@ export function sessionRoutes(app: FastifyInstance, { auth, callers }: ApiContex
 
   app.get(
     '/session',
-    { config: { public: true }, schema: { summary: 'the logged-in user (401 when none)', tags: ['session'], response: { 200: sessionReply } } },
+    { config: { public: true }, schema: { summary: 'the logged-in user (401 when none; `none` mode: user null)', tags: ['session'], response: { 200: sessionReply } } },
     async (request) => {
       const caller = await callers.of(request);
       if (caller.principal.kind === 'anonymous') {
         if (auth.config.mode !== 'none') throw new RegistryError('UNAUTHORIZED', 'not logged in');
-        return { user: { name: 'anonymous', admin: true, createdAt: new Date(0).toISOString() }, csrfToken: null, authMode: auth.config.mode };
+        // Images need no login here, but managing accounts does: the console offers to sign in.
+        return { user: null, csrfToken: null, authMode: auth.config.mode };
       }
       const { principal } = caller;
       const user =

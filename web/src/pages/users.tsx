@@ -16,19 +16,12 @@ type Pending = { kind: 'delete' | 'password'; name: string } | undefined;
 /** Admins manage every account here; everyone signed in changes their own password. */
 export function UsersPage() {
   const { user, authMode } = useSession();
-  if (authMode === 'none') {
-    return (
-      <main id="main">
-        <h1>Users</h1>
-        <p>This registry runs without sign-in (auth mode none): there are no accounts to manage.</p>
-      </main>
-    );
-  }
   if (!user) {
     return (
       <main id="main">
         <h1>Account</h1>
         <p>Sign in to manage your account.</p>
+        {authMode === 'none' && <p>Images need no sign-in on this registry (auth mode none); users, projects, members and robots are managed by signed-in administrators.</p>}
       </main>
     );
   }
