@@ -117,10 +117,12 @@ async function runServer(config: WharfConfig, logger: Logger, flags: DatabaseFla
     },
     'wharf listening',
   );
+  // Listen for signals first: a SIGTERM during the checks below must drain, not kill.
+  const stopRequested = shutdownRequested();
   // A cluster's primary has warned already.
   if (!cluster.isWorker) await warnAtStart(config, logger, port);
 
-  const signal = await shutdownRequested();
+  const signal = await stopRequested;
   return drain(app, logger, config.http.shutdownGraceMs, signal);
 }
 
