@@ -827,7 +827,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** the logged-in user (401 when none) */
+        /** the logged-in user (401 when none; `none` mode: user null) */
         get: {
             parameters: {
                 query?: never;
@@ -1426,7 +1426,7 @@ export interface components {
             /** @enum {string} */
             authMode: "none" | "basic" | "token";
             csrfToken: string | null;
-            user: components["schemas"]["User"];
+            user: components["schemas"]["User"] | null;
         };
         Tag: {
             artifactType: string | null;

@@ -16,7 +16,7 @@ interface SessionState {
 const SessionContext = createContext<SessionState | undefined>(undefined);
 
 function userOf(body: Session | undefined): User | null {
-  return body ? { name: body.user.name, admin: body.user.admin } : null;
+  return body?.user ? { name: body.user.name, admin: body.user.admin } : null;
 }
 
 export function SessionProvider({ children }: { children: ReactNode }) {
