@@ -71,13 +71,14 @@ for (const dialect of dialects) {
 
     test('runExclusive: the second caller does not run; a lost lease aborts the work', async (t) => {
       const leases = leaseStore(await dialect.open(t));
-      const opts = (holder: string) => ({ holder, ttlMs: 90, now: Date.now });
+      // A generous time to live: on a loaded machine a PostgreSQL round trip can take a good part of a second.
+      const opts = (holder: string) => ({ holder, ttlMs: 1500, now: Date.now });
       let release!: () => void;
       const first = runExclusive(leases, 'job', opts('one'), () => new Promise<string>((r) => (release = () => r('done'))));
-      await new Promise((r) => setTimeout(r, 20));
+      while ((await leases.get('job'))?.holder !== 'one') await new Promise((r) => setTimeout(r, 10));
       assert.deepEqual(await runExclusive(leases, 'job', opts('two'), async () => 'ran'), { ran: false });
       // Renewal keeps the lease well past its time to live.
-      await new Promise((r) => setTimeout(r, 250));
+      await new Promise((r) => setTimeout(r, 2000));
       assert.equal((await leases.get('job'))?.holder, 'one');
       release();
       assert.deepEqual(await first, { ran: true, value: 'done' });
