@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import type { WharfConfig } from './config/index.js';
 import { BackendError, RegistryError, StorageNotFoundError } from './errors.js';
 import { apiScope } from './http/api/openapi.js';
+import { looksLikeDigest } from './oci/digest.js';
+import { projectOf } from './oci/names.js';
 import { mirrorStatsFrom, openReadAccess, registryReadRoutes } from './http/api/registry-read-routes.js';
 import { bootstrapAdmin, type BootstrapResult } from './auth/bootstrap.js';
 import { createAuth, type AuthServices } from './auth/create-auth.js';
@@ -15,6 +17,7 @@ import { healthPlugin } from './http/health.js';
 import { metricsHooks, metricsPlugin } from './http/metrics.js';
 import { createHttpServer } from './http/server.js';
 import { fileModes, loosePaths, type LoosePath } from './lib/file-modes.js';
+import { createEvents, type Events } from './events/create-events.js';
 import { createMetrics, observeRejections, type StoredCounts, type WharfMetrics } from './lib/metrics.js';
 import { openDatabase, type DatabaseOptions, type Db } from './metadata/database.js';
 import { metadataStore, type MetadataStore } from './metadata/store.js';
@@ -31,6 +34,7 @@ import { checkedDriver } from './storage/checked-driver.js';
 import type { StorageDriver } from './storage/driver.js';
 import { filesystemDriver } from './storage/fs-driver.js';
 import { memoryDriver } from './storage/memory-driver.js';
+import { workflowHooks } from './workflow/hooks.js';
 import { ossDriverOptions, s3Driver } from './storage/s3-driver.js';
 
 export interface App {
@@ -43,6 +47,8 @@ export interface App {
   metrics: WharfMetrics;
   /** The periodic purge of abandoned uploads (`runNow()` for tests and operators). */
   uploadPurge: UploadPurgeTask;
+  /** The event publisher, webhook endpoints and this instance's delivery loop. */
+  events: Events;
   /** Starts listening; resolves with the bound port. */
   listen(): Promise<number>;
   /** Stops accepting, lets in-flight requests finish (up to the grace period), closes everything. */
@@ -94,7 +100,9 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     throw error;
   });
   if (bootstrapped?.created) logger.info({ user: bootstrapped.user }, 'first administrator created from WHARF_ADMIN_USER');
-  const authHttp = authSurfaces(auth, { publicUrl: config.http.publicUrl });
+  // Events and webhooks (docs/webhooks.md): the outbox is written in the registry's transactions.
+  const events = await createEvents({ metadata, settings: { ...config.webhooks, publicUrl: config.http.publicUrl }, now: Date.now, log: logger });
+  const authHttp = authSurfaces(auth, { publicUrl: config.http.publicUrl, delivery: { webhooks: events.webhooks } });
   const authMaintenance = startAuthMaintenance({ audit: auth.audit, sessions: metadata.sessions, now: Date.now, onError: (error) => logger.warn({ err: error }, 'audit retention failed') });
   const registry = createRegistry({
     metadata,
@@ -104,6 +112,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     manifestMaxBytes: config.http.manifestMaxBytes,
     redirectTtlSeconds: 300,
     onInconsistency: (message, fields) => logger.error(fields, message),
+    hooks: workflowHooks({ publisher: events.publisher, now: Date.now }),
   });
   // The pull-through cache decorates the registry when upstreams are configured (docs/mirror.md).
   const mirror = config.mirror.upstreams.length === 0 ? undefined : await createMirror({
@@ -126,6 +135,14 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     manifestMaxBytes: config.http.manifestMaxBytes,
     redirectBlobs: storageRedirects(config),
     ...(mirror ? { resolveNamespace: mirror.resolveNamespace } : {}),
+    onPull: ({ repository, reference, manifest }, context) =>
+      events.publisher.publishPull({
+        type: 'pull',
+        project: projectOf(repository),
+        actor: context.actor,
+        ...(context.request ? { request: context.request } : {}),
+        data: { repository, digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.size, tag: looksLikeDigest(reference) ? null : reference },
+      }),
     ...(config.http.tls ? { tls: config.http.tls } : {}),
     requestTimeoutMs: config.http.requestTimeoutMs,
     keepAliveTimeoutMs: config.http.keepAliveTimeoutMs,
@@ -167,6 +184,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     logger,
     metrics,
     uploadPurge,
+    events,
     async listen() {
       await http.listen({ host: config.http.address, port: config.http.port });
       const address = http.server.address();
@@ -180,6 +198,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
         await auth.audit.settle();
         await mirror?.close();
         await uploadPurge.stop();
+        await events.close();
         await db!.destroy();
         await storage.close();
       })();

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { timeOrderedId } from '../lib/ids.js';
 import type { AuditEvent, AuditQuery, AuditStore } from '../metadata/audit.js';
 
 export type AuditResult = 'success' | 'failure' | 'denied' | 'rate-limited';
@@ -52,7 +52,7 @@ export function auditLog(options: { store: AuditStore; now: () => number; retent
   return {
     record(event) {
       queue.push({
-        id: `${options.now().toString(36).padStart(9, '0')}-${randomUUID()}`,
+        id: timeOrderedId(options.now()),
         time: options.now(),
         actor: event.actor,
         source: event.source ?? null,

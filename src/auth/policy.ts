@@ -12,30 +12,48 @@ export const repositoryActions = ['pull', 'push', 'delete'] as const;
 export type RepositoryAction = (typeof repositoryActions)[number];
 export const isRepositoryAction = (value: string): value is RepositoryAction => (repositoryActions as readonly string[]).includes(value);
 
-/** What can be done inside one project. */
-export type ProjectPermission = RepositoryAction | 'readMembers' | 'manageMembers' | 'manageRobots' | 'editProject' | 'readAudit';
-/** What can be done registry-wide. */
-export type SystemPermission = 'catalog' | 'createProject' | 'manageUsers' | 'readAllAudit';
-
-const ALL_PROJECT: readonly ProjectPermission[] = ['pull', 'push', 'delete', 'readMembers', 'manageMembers', 'manageRobots', 'editProject', 'readAudit'];
-const ALL_SYSTEM: readonly SystemPermission[] = ['catalog', 'createProject', 'manageUsers', 'readAllAudit'];
 /**
- * What `auth.mode: none` gives everyone: images and reading. Never what grants or changes access
+ * What can be done inside one project. `promote`: promote an image into the project (the
+ * project's stage rules may ask more: see promotionRank); `editProject` covers visibility, stage
+ * rules and immutable tags.
+ */
+export type ProjectPermission = RepositoryAction | 'promote' | 'readMembers' | 'manageMembers' | 'manageRobots' | 'manageWebhooks' | 'editProject' | 'readAudit';
+/** What can be done registry-wide. `manageWebhooks`: registry-wide webhook endpoints. */
+export type SystemPermission = 'catalog' | 'createProject' | 'manageUsers' | 'manageWebhooks' | 'readAllAudit';
+
+const ALL_PROJECT: readonly ProjectPermission[] = ['pull', 'push', 'delete', 'promote', 'readMembers', 'manageMembers', 'manageRobots', 'manageWebhooks', 'editProject', 'readAudit'];
+const ALL_SYSTEM: readonly SystemPermission[] = ['catalog', 'createProject', 'manageUsers', 'manageWebhooks', 'readAllAudit'];
+/**
+ * What `auth.mode: none` gives everyone: images (promotion included) and reading. Never what grants or changes access
  * (users, passwords, admin flags, projects and their visibility, members, robots): those need an
  * authenticated account with the right, in every mode, or an anonymous caller on an open registry
  * could plant accounts that outlive a later switch to `token` mode.
  */
-export const OPEN_PROJECT: readonly ProjectPermission[] = ['pull', 'push', 'delete', 'readMembers', 'readAudit'];
+export const OPEN_PROJECT: readonly ProjectPermission[] = ['pull', 'push', 'delete', 'promote', 'readMembers', 'readAudit'];
 export const OPEN_SYSTEM: readonly SystemPermission[] = ['catalog', 'readAllAudit'];
 
-/** The role table. `tester` gains `promote` when promotion lands. */
+/** The role table. */
 export const rolePermissions: Readonly<Record<Role, readonly ProjectPermission[]>> = {
   admin: ALL_PROJECT,
-  maintainer: ['pull', 'push', 'delete', 'readMembers', 'readAudit'],
-  developer: ['pull', 'push', 'readMembers'],
-  tester: ['pull', 'readMembers'],
+  maintainer: ['pull', 'push', 'delete', 'promote', 'readMembers', 'readAudit'],
+  developer: ['pull', 'push', 'promote', 'readMembers'],
+  tester: ['pull', 'promote', 'readMembers'],
   guest: ['pull', 'readMembers'],
 };
+
+/**
+ * Rank for a stage rule's "minimum role to promote into this project": testers rank above
+ * developers here (they pass an image on), so `tester` keeps developers out of `release`.
+ */
+export const promotionRanks: Readonly<Record<Role, number>> = { guest: 0, developer: 1, tester: 2, maintainer: 3, admin: 4 };
+
+/** A subject's promotion rank in a project: system admins above all; a robot that may push ranks as a developer. */
+export function promotionRank(subject: Subject, options: PolicyOptions): number {
+  if (options.open || (subject.kind === 'user' && subject.admin)) return promotionRanks.admin + 1;
+  if (subject.kind === 'user') return subject.role ? promotionRanks[subject.role] : -1;
+  if (subject.kind === 'robot') return subject.actions.includes('push') ? promotionRanks.developer : -1;
+  return -1;
+}
 
 export type Subject =
   | { kind: 'anonymous' }
@@ -66,7 +84,10 @@ export function projectPermissions(subject: Subject, project: ProjectFacts, opti
   if (project.mirror && subject.kind !== 'anonymous') granted.add('pull');
   if (!project.exists) return granted;
   if (subject.kind === 'user' && subject.role) for (const p of rolePermissions[subject.role]) granted.add(p);
-  if (subject.kind === 'robot' && subject.project === project.name) for (const a of subject.actions) granted.add(a);
+  if (subject.kind === 'robot' && subject.project === project.name) {
+    for (const a of subject.actions) granted.add(a);
+    if (subject.actions.includes('push')) granted.add('promote');
+  }
   return granted;
 }
 
@@ -96,6 +117,7 @@ export const matrixActions = [
   { key: 'readMembers', label: 'list members', needs: { project: 'readMembers' } },
   { key: 'manageMembers', label: 'manage members', needs: { project: 'manageMembers' } },
   { key: 'manageRobots', label: 'manage robots', needs: { project: 'manageRobots' } },
+  { key: 'manageWebhooks', label: 'manage webhooks', needs: { project: 'manageWebhooks' } },
   { key: 'readAudit', label: 'project audit', needs: { project: 'readAudit' } },
   { key: 'createProject', label: 'create project', needs: { system: 'createProject' } },
   { key: 'manageUsers', label: 'manage users', needs: { system: 'manageUsers' } },

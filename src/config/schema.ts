@@ -7,6 +7,7 @@ import { logSchema } from './sections/log.js';
 import { metricsSchema } from './sections/metrics.js';
 import { mirrorSchema } from './sections/mirror.js';
 import { storageSchema } from './sections/storage.js';
+import { webhooksSchema } from './sections/webhooks.js';
 
 /**
  * The whole Wharf configuration. Every object is strict (unknown keys are errors) and every
@@ -31,6 +32,7 @@ export const wharfConfigSchema = z
     mirror: mirrorSchema.prefault({}),
     log: logSchema.prefault({}),
     metrics: metricsSchema.prefault({}),
+    webhooks: webhooksSchema.prefault({}),
   })
   .strict();
 

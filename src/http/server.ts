@@ -7,6 +7,7 @@ import type { Registry } from '../registry/registry.js';
 import { openAccess, type V2Access } from './access.js';
 import { answerClientError, ociErrorHandler } from './error-envelope.js';
 import { requestEnd } from './metrics.js';
+import type { V2Options } from './v2/context.js';
 import { v2Plugin } from './v2/plugin.js';
 
 export interface HttpServerOptions {
@@ -18,6 +19,8 @@ export interface HttpServerOptions {
   redirectBlobs: boolean;
   /** Registry mirror hook for `?ns=` (see V2Options). */
   resolveNamespace?: (ns: string, name: string) => string | undefined;
+  /** Pull events (see V2Options.onPull). */
+  onPull?: V2Options['onPull'];
   tls?: { certificate: string; key: string };
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
@@ -76,6 +79,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     manifestMaxBytes: options.manifestMaxBytes,
     redirectBlobs: options.redirectBlobs,
     ...(options.resolveNamespace ? { resolveNamespace: options.resolveNamespace } : {}),
+    ...(options.onPull ? { onPull: options.onPull } : {}),
   });
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   return app;

@@ -51,6 +51,14 @@ export interface ManifestStore {
   remove(repository: string, digest: string): Promise<boolean>;
   /** Manifests of `repository` whose subject is `subject`, optionally of one artifact type. */
   referrers(repository: string, subject: string, artifactType?: string): Promise<ManifestRecord[]>;
+  /** The digests of `repository`'s manifests whose subject is any of `subjects`. */
+  referrerDigests(repository: string, subjects: string[]): Promise<string[]>;
+  /** The child manifests (of indexes) among `parents` in `repository`. */
+  children(repository: string, parents: string[]): Promise<string[]>;
+  /** The manifests of `repository` that reference `child` (a blob or a manifest). */
+  parents(repository: string, child: string): Promise<string[]>;
+  /** The repositories holding manifest `digest`, oldest first. */
+  holders(digest: string): Promise<Array<{ repository: string; mediaType: string }>>;
 }
 
 
@@ -107,6 +115,36 @@ export function manifestStore(db: Db): ManifestStore {
       await db.deleteFrom('manifest_references').where('repository', '=', repository).where('parent', '=', digest).execute();
       const result = await db.deleteFrom('manifests').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
       return Number(result.numDeletedRows) > 0;
+    },
+    async referrerDigests(repository, subjects) {
+      const out: string[] = [];
+      for (let i = 0; i < subjects.length; i += 200) {
+        const rows = await db.selectFrom('manifests').select('digest').where('repository', '=', repository).where('subject', 'in', subjects.slice(i, i + 200)).execute();
+        out.push(...rows.map((r) => r.digest));
+      }
+      return out;
+    },
+    async children(repository, parents) {
+      const out: string[] = [];
+      for (let i = 0; i < parents.length; i += 200) {
+        const rows = await db
+          .selectFrom('manifest_references')
+          .select('child')
+          .where('repository', '=', repository)
+          .where('kind', '=', 'manifest')
+          .where('parent', 'in', parents.slice(i, i + 200))
+          .execute();
+        out.push(...rows.map((r) => r.child));
+      }
+      return out;
+    },
+    async parents(repository, child) {
+      const rows = await db.selectFrom('manifest_references').select('parent').where('repository', '=', repository).where('child', '=', child).limit(10_000).execute();
+      return rows.map((r) => r.parent);
+    },
+    async holders(digest) {
+      const rows = await db.selectFrom('manifests').select(['repository', 'media_type']).where('digest', '=', digest).orderBy('created_at').orderBy('repository').limit(1000).execute();
+      return rows.map((r) => ({ repository: r.repository, mediaType: r.media_type }));
     },
     async referrers(repository, subject, artifactType) {
       let query = db.selectFrom('manifests').select(columns).where('repository', '=', repository).where('subject', '=', subject);

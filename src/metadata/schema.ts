@@ -1,5 +1,6 @@
 import type { ColumnType } from 'kysely';
 import type { AuthTables } from './auth-schema.js';
+import type { DeliveryTables } from './delivery-schema.js';
 
 /**
  * The metadata tables, shared by SQLite and PostgreSQL. Times are epoch milliseconds; sizes are
@@ -40,4 +41,14 @@ export interface Database {
   signing_keys: AuthTables['signing_keys'];
   login_failures: AuthTables['login_failures'];
   audit_events: AuthTables['audit_events'];
+  /** 0007-delivery: the event outbox, webhooks, promotions, stage rules, tag history, lineage (see delivery-schema.ts). */
+  events: DeliveryTables['events'];
+  webhook_endpoints: DeliveryTables['webhook_endpoints'];
+  webhook_deliveries: DeliveryTables['webhook_deliveries'];
+  encryption_keys: DeliveryTables['encryption_keys'];
+  promotions: DeliveryTables['promotions'];
+  tag_history: DeliveryTables['tag_history'];
+  project_rules: DeliveryTables['project_rules'];
+  lineage_images: DeliveryTables['lineage_images'];
+  lineage_prefixes: DeliveryTables['lineage_prefixes'];
 }

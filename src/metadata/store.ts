@@ -14,6 +14,12 @@ import { projectStore, type ProjectStore } from './projects.js';
 import { robotStore, type RobotStore } from './robots.js';
 import { sessionStore, type SessionStore } from './sessions.js';
 import { userStore, type UserStore } from './users.js';
+import { lineageStore, type LineageStore } from './lineage.js';
+import { outboxStore, type OutboxStore } from './outbox.js';
+import { projectRulesStore, type ProjectRulesStore } from './project-rules.js';
+import { promotionStore, type PromotionStore } from './promotions.js';
+import { tagHistoryStore, type TagHistoryStore } from './tag-history.js';
+import { webhookEndpointStore, type WebhookEndpointStore } from './webhook-endpoints.js';
 
 /** The registry's metadata: small sub-stores over one database, and transactions across them. */
 export interface MetadataStore {
@@ -34,6 +40,16 @@ export interface MetadataStore {
   readonly browse: BrowseStore;
   /** Named expiring leases: one runner at a time across instances (GC, fetches, deliveries). */
   readonly leases: LeaseStore;
+  /** The event outbox and webhook delivery log. */
+  readonly outbox: OutboxStore;
+  readonly webhooks: WebhookEndpointStore;
+  readonly promotions: PromotionStore;
+  /** Every digest each tag has pointed at. */
+  readonly tagHistory: TagHistoryStore;
+  /** Per-project stage rules and immutable tag patterns. */
+  readonly projectRules: ProjectRulesStore;
+  /** The base-image lineage index. */
+  readonly lineage: LineageStore;
   /** Runs `work` in one transaction: every write in it commits, or none does. */
   transaction<T>(work: (store: MetadataStore) => Promise<T>): Promise<T>;
   /** Throws when the database cannot answer, or (SQLite) cannot take a write. */
@@ -56,6 +72,12 @@ export function metadataStore(db: Db): MetadataStore {
     authState: authStateStore(db),
     browse: browseStore(db),
     leases: leaseStore(db),
+    outbox: outboxStore(db),
+    webhooks: webhookEndpointStore(db),
+    promotions: promotionStore(db),
+    tagHistory: tagHistoryStore(db),
+    projectRules: projectRulesStore(db),
+    lineage: lineageStore(db),
     transaction(work) {
       // Already inside one: join it (Kysely has no nested transactions).
       if (db.isTransaction) return work(this);

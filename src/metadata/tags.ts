@@ -3,6 +3,8 @@ import type { Db } from './database.js';
 export interface TagStore {
   /** Points `name` at `digest`, creating or moving the tag. */
   set(repository: string, name: string, digest: string, now: number): Promise<void>;
+  /** Creates the tag unless it exists; returns the digest it points at afterwards (a race-free "set once"). */
+  create(repository: string, name: string, digest: string, now: number): Promise<string>;
   /** The digest a tag points at. */
   resolve(repository: string, name: string): Promise<string | undefined>;
   remove(repository: string, name: string): Promise<boolean>;
@@ -19,6 +21,11 @@ export function tagStore(db: Db): TagStore {
         .values({ repository, name, digest, updated_at: now })
         .onConflict((c) => c.columns(['repository', 'name']).doUpdateSet({ digest, updated_at: now }))
         .execute();
+    },
+    async create(repository, name, digest, now) {
+      await db.insertInto('tags').values({ repository, name, digest, updated_at: now }).onConflict((c) => c.columns(['repository', 'name']).doNothing()).execute();
+      const row = await db.selectFrom('tags').select('digest').where('repository', '=', repository).where('name', '=', name).executeTakeFirstOrThrow();
+      return row.digest;
     },
     async resolve(repository, name) {
       const row = await db.selectFrom('tags').select('digest').where('repository', '=', repository).where('name', '=', name).executeTakeFirst();

@@ -101,9 +101,9 @@ export function mirrorRegistry(deps: MirrorDeps, router: MirrorRouter, blobs: Bl
     },
     listRepositories: (page) => inner.listRepositories(page),
 
-    async deleteBlob(name, digest) {
+    async deleteBlob(name, digest, context) {
       refuseWrite(name);
-      return inner.deleteBlob(name, digest);
+      return inner.deleteBlob(name, digest, context);
     },
     async startUpload(name) {
       refuseWrite(name);
@@ -135,13 +135,13 @@ export function mirrorRegistry(deps: MirrorDeps, router: MirrorRouter, blobs: Bl
       refuseWrite(name);
       return inner.cancelUpload(name, id);
     },
-    async putManifest(name, reference, body, contentType) {
+    async putManifest(name, reference, body, contentType, context) {
       refuseWrite(name);
-      return inner.putManifest(name, reference, body, contentType);
+      return inner.putManifest(name, reference, body, contentType, context);
     },
-    async deleteManifest(name, reference) {
+    async deleteManifest(name, reference, context) {
       refuseWrite(name);
-      return inner.deleteManifest(name, reference);
+      return inner.deleteManifest(name, reference, context);
     },
   };
 }

@@ -2,10 +2,12 @@ import { RegistryError, StorageNotFoundError } from '../errors.js';
 import { parseDigest } from '../oci/digest.js';
 import { blobKey } from '../storage/keys.js';
 import type { RegistryDeps } from './deps.js';
+import { plainHooks } from './hooks.js';
 import type { BlobContent, BlobInfo, Registry } from './registry.js';
 
 export function blobUseCases(deps: RegistryDeps): Pick<Registry, 'statBlob' | 'readBlob' | 'deleteBlob'> {
   const { metadata, storage } = deps;
+  const hooks = deps.hooks ?? plainHooks(deps.now);
 
   async function statBlob(repository: string, digest: string): Promise<BlobInfo> {
     parseDigest(digest);
@@ -45,7 +47,10 @@ export function blobUseCases(deps: RegistryDeps): Pick<Registry, 'statBlob' | 'r
     async deleteBlob(repository, digest) {
       parseDigest(digest);
       // Only the link goes: the bytes may serve other repositories; GC reclaims unreferenced ones.
-      const removed = await metadata.blobs.unlink(repository, digest);
+      const removed = await metadata.transaction(async (tx) => {
+        await hooks.beforeBlobDelete(tx, repository, digest);
+        return tx.blobs.unlink(repository, digest);
+      });
       if (!removed) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
     },
   };

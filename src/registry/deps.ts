@@ -1,5 +1,6 @@
 import type { MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
+import type { RegistryHooks } from './hooks.js';
 
 /** What the registry use cases need from the outside world. */
 export interface RegistryDeps {
@@ -14,4 +15,6 @@ export interface RegistryDeps {
   redirectTtlSeconds: number;
   /** Called when metadata and storage disagree (a bug or a lost file), so operators can see it. */
   onInconsistency(message: string, fields: Record<string, unknown>): void;
+  /** The delivery flow's part in writes (tag rules, history, lineage, events); default: none. */
+  hooks?: RegistryHooks;
 }

@@ -7,12 +7,15 @@ import { LruCache } from '../lib/lru.js';
 import { blobKey } from '../storage/keys.js';
 import { manifestEntry } from '../metadata/manifests.js';
 import type { RegistryDeps } from './deps.js';
+import { plainHooks, type DeleteTarget, type WriteContext } from './hooks.js';
 import type { ManifestContent, ManifestInfo, Registry } from './registry.js';
 
 const MANIFEST_CACHE_BYTES = 64 << 20;
 
 export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManifest' | 'getManifest' | 'putManifest' | 'deleteManifest'> {
   const { metadata, storage } = deps;
+  const hooks = deps.hooks ?? plainHooks(deps.now);
+  const anonymous: WriteContext = { actor: 'anonymous' };
   // Manifests are immutable by digest, so their bytes can be cached freely.
   const bytesByDigest = new LruCache<string, Buffer>(MANIFEST_CACHE_BYTES, (b) => b.length);
 
@@ -82,7 +85,7 @@ export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManife
       return { ...info, bytes: await loadBytes(info, repository) };
     },
 
-    async putManifest(repository, reference, body, contentTypeHeader) {
+    async putManifest(repository, reference, body, contentTypeHeader, context = anonymous) {
       if (body.length > deps.manifestMaxBytes) {
         throw new RegistryError('MANIFEST_INVALID', `manifest is larger than ${deps.manifestMaxBytes} bytes`, { status: 413 });
       }
@@ -110,21 +113,25 @@ export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManife
         await tx.repositories.ensure(repository, now);
         await tx.blobs.add({ digest: digest.value, size: body.length }, now);
         await tx.manifests.add(manifestEntry(repository, digest.value, body.length, parsed, now));
-        if (tag) await tx.tags.set(repository, tag, digest.value, now);
+        await hooks.manifestStored(tx, { repository, digest: digest.value, mediaType: parsed.mediaType, size: body.length, parsed, tag: tag ?? null }, context);
+        if (tag) await hooks.setTag(tx, repository, tag, digest.value, { ...context, via: 'push' });
       });
       return { digest: digest.value, ...(parsed.subject ? { subject: parsed.subject.digest } : {}) };
     },
 
-    async deleteManifest(repository, reference) {
-      if (!looksLikeDigest(reference)) {
-        const removed = await metadata.tags.remove(repository, parseTag(reference));
-        if (!removed) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name: repository, reference } });
-        return;
-      }
-      const digest = parseDigest(reference).value;
+    async deleteManifest(repository, reference, context = anonymous) {
+      const target: DeleteTarget = looksLikeDigest(reference) ? { digest: parseDigest(reference).value } : { tag: parseTag(reference) };
       const removed = await metadata.transaction(async (tx) => {
-        await tx.tags.removeForDigest(repository, digest);
-        return tx.manifests.remove(repository, digest);
+        await hooks.beforeDelete(tx, repository, target);
+        let gone: boolean;
+        if ('tag' in target) {
+          gone = await tx.tags.remove(repository, target.tag);
+        } else {
+          await tx.tags.removeForDigest(repository, target.digest);
+          gone = await tx.manifests.remove(repository, target.digest);
+        }
+        if (gone) await hooks.deleted(tx, repository, target, context);
+        return gone;
       });
       if (!removed) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name: repository, reference } });
     },

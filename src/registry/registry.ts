@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { ChunkWriter } from '../lib/buffer-pool.js';
 import type { ByteRange } from '../storage/driver.js';
+import type { WriteContext } from './hooks.js';
 
 /** A blob as the registry reports it. */
 export interface BlobInfo {
@@ -71,7 +72,7 @@ export interface ReferrerDescriptor {
 export interface Registry {
   statBlob(repository: string, digest: string): Promise<BlobInfo>;
   readBlob(repository: string, digest: string, options?: { range?: ByteRange; allowRedirect?: boolean }): Promise<BlobContent>;
-  deleteBlob(repository: string, digest: string): Promise<void>;
+  deleteBlob(repository: string, digest: string, context?: WriteContext): Promise<void>;
 
   startUpload(repository: string): Promise<UploadStatus>;
   /** Links a blob `from` another repository; null when it cannot (the caller then starts an upload). */
@@ -86,9 +87,10 @@ export interface Registry {
   /** Resolves a tag or digest; `accept` restricts media types for tags (content negotiation). */
   statManifest(repository: string, reference: string, accept?: Set<string>): Promise<ManifestInfo>;
   getManifest(repository: string, reference: string, accept?: Set<string>): Promise<ManifestContent>;
-  putManifest(repository: string, reference: string, body: Buffer, contentType: string | undefined): Promise<PutManifestResult>;
+  /** `context` says who pushes (events, tag history); default anonymous. */
+  putManifest(repository: string, reference: string, body: Buffer, contentType: string | undefined, context?: WriteContext): Promise<PutManifestResult>;
   /** By digest: removes the manifest and every tag on it. By tag: removes the tag only. */
-  deleteManifest(repository: string, reference: string): Promise<void>;
+  deleteManifest(repository: string, reference: string, context?: WriteContext): Promise<void>;
 
   listTags(repository: string, page: { n?: number; last?: string }): Promise<Page<string>>;
   listRepositories(page: { n?: number; last?: string }): Promise<Page<string>>;

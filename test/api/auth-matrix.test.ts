@@ -60,6 +60,7 @@ test('role × action matrix in basic mode', async (t) => {
     readMembers: (who) => api(url, 'GET', '/projects/team/members', who ? { auth: who } : {}),
     manageMembers: (who) => api(url, 'PUT', '/projects/team/members/spare', { ...(who ? { auth: who } : {}), body: { role: 'guest' } }),
     manageRobots: (who) => api(url, 'GET', '/projects/team/robots', who ? { auth: who } : {}),
+    manageWebhooks: (who) => api(url, 'GET', '/webhooks?project=team', who ? { auth: who } : {}),
     readAudit: (who) => api(url, 'GET', '/audit?project=team', who ? { auth: who } : {}),
     createProject: (who, key) => api(url, 'POST', '/projects', { ...(who ? { auth: who } : {}), body: { name: `made-by-${key.toLowerCase()}` } }),
     manageUsers: (who) => api(url, 'GET', '/users', who ? { auth: who } : {}),

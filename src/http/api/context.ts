@@ -1,11 +1,18 @@
 import type { AuthServices } from '../../auth/create-auth.js';
+import type { WebhookService } from '../../events/webhooks.js';
 import type { callerResolver } from './caller.js';
 import { nameParam, ref } from './schemas.js';
+
+/** The delivery flow's services, when the composition root provides them. */
+export interface DeliveryServices {
+  webhooks: WebhookService;
+}
 
 /** What the management API's route modules share. */
 export interface ApiContext {
   auth: AuthServices;
   callers: ReturnType<typeof callerResolver>;
+  delivery?: DeliveryServices;
 }
 
 export const SESSION_SECONDS = 12 * 3600;

@@ -42,7 +42,7 @@ export function apiScope(surfaces: readonly Surface[]): Surface {
           title: 'Wharf management API',
           version: '1',
           description:
-            'Users, projects, members, robots, tokens, the audit log and the registry views of the console. ' +
+            'Users, projects, members, robots, tokens, the audit log, the registry views of the console, webhooks, promotion and lineage. ' +
             'Authenticate with HTTP Basic, a bearer token, or the console session cookie; ' +
             'cookie-authenticated changes need the X-CSRF-Token header (the csrfToken from POST /session).',
         },

@@ -3,10 +3,11 @@ import type { AuthServices } from '../../auth/create-auth.js';
 import { ociErrorHandler } from '../error-envelope.js';
 import { auditRoutes } from './audit-routes.js';
 import { callerResolver, checkCsrf } from './caller.js';
-import type { ApiContext } from './context.js';
+import type { ApiContext, DeliveryServices } from './context.js';
 import { projectRoutes } from './project-routes.js';
 import { sessionRoutes } from './session-routes.js';
 import { userRoutes } from './user-routes.js';
+import { webhookRoutes } from './webhook-routes.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -15,7 +16,7 @@ export const API_PREFIX = '/api/v1';
  * (`{"errors":[{"code","message"}]}`), JSON schemas on every route (the OpenAPI document is
  * generated from them: see ./openapi.ts).
  */
-export function apiPlugin(auth: AuthServices, callers = callerResolver(auth)) {
+export function apiPlugin(auth: AuthServices, callers = callerResolver(auth), delivery?: DeliveryServices) {
   return async function register(app: FastifyInstance): Promise<void> {
     await app.register(
       async (api) => {
@@ -29,11 +30,12 @@ export function apiPlugin(auth: AuthServices, callers = callerResolver(auth)) {
           if (!request.routeOptions.config.public) checkCsrf(request, caller);
         });
 
-        const context: ApiContext = { auth, callers };
+        const context: ApiContext = { auth, callers, ...(delivery ? { delivery } : {}) };
         sessionRoutes(api, context);
         userRoutes(api, context);
         projectRoutes(api, context);
         auditRoutes(api, context);
+        if (delivery) webhookRoutes(api, { ...context, delivery });
       },
       { prefix: API_PREFIX },
     );

@@ -8,6 +8,7 @@ import type { Registry } from '../../registry/registry.js';
 import type { RegistryEvent } from '../access.js';
 import { ociErrorHandler } from '../error-envelope.js';
 import { noContent, pageOf, ref } from './schemas.js';
+import { writeContextOf } from '../write-context.js';
 
 /**
  * What the console's registry endpoints ask of authentication and authorization: the same
@@ -137,7 +138,7 @@ export async function registryReadRoutes(app: FastifyInstance, options: Registry
     if (what === 'tags' && looksLikeDigest(ref)) throw new RegistryError('TAG_INVALID', 'a tag, not a digest, is expected here');
     if (what === 'manifests' && !looksLikeDigest(ref)) throw new RegistryError('DIGEST_INVALID', 'a digest is expected here');
     await access.requireDelete(request, repository);
-    await options.registry.deleteManifest(repository, ref);
+    await options.registry.deleteManifest(repository, ref, writeContextOf(request));
     access.record?.(request, { action: 'delete', repository, ...(looksLikeDigest(ref) ? { digest: ref } : { reference: ref }) });
     return reply.code(204).send();
   };

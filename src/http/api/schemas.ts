@@ -7,6 +7,7 @@
  * property listed in `required` must always be present.
  */
 import { repositoryActions, roles } from '../../auth/policy.js';
+import { deliverySchemas } from './delivery-schemas.js';
 
 const string = { type: 'string' } as const;
 const nullableString = { type: ['string', 'null'] } as const;
@@ -183,11 +184,13 @@ const sharedSchemas = {
   },
 } as const;
 
-export type SchemaName = keyof typeof sharedSchemas;
+const allSchemas = { ...sharedSchemas, ...deliverySchemas };
+
+export type SchemaName = keyof typeof allSchemas;
 
 /** The schemas with their `$id`, for `addSchema`. */
 export function namedSchemas(): Array<{ $id: SchemaName } & Record<string, unknown>> {
-  return Object.entries(sharedSchemas).map(([id, schema]) => ({ $id: id as SchemaName, ...schema }));
+  return Object.entries(allSchemas).map(([id, schema]) => ({ $id: id as SchemaName, ...schema }));
 }
 
 /** A reference to a named schema, in a route's schema. */

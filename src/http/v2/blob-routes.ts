@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { writeContextOf } from '../write-context.js';
 import type { V2Context } from './context.js';
 import { parseRangeHeader } from './range.js';
 import { sendChunks } from './send-chunks.js';
@@ -43,7 +44,7 @@ export async function getBlob(name: string, digest: string, request: FastifyRequ
 
 export async function deleteBlob(name: string, digest: string, request: FastifyRequest, reply: FastifyReply, context: V2Context) {
   await context.access.require(request, { kind: 'repository', repository: name, actions: ['delete'] });
-  await context.registry.deleteBlob(name, digest);
+  await context.registry.deleteBlob(name, digest, writeContextOf(request));
   context.access.record?.(request, { action: 'delete', repository: name, digest });
   return reply.code(202).header('Content-Length', 0).send();
 }

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Registry } from '../../registry/registry.js';
+import type { WriteContext } from '../../registry/hooks.js';
+import type { ManifestInfo, Registry } from '../../registry/registry.js';
 import type { V2Access } from '../access.js';
 
 export interface V2Options {
@@ -12,6 +13,8 @@ export interface V2Options {
   redirectBlobs: boolean;
   /** Registry mirror: the repository serving `name` of registry `ns` (containerd's `?ns=`), if any. */
   resolveNamespace?: (ns: string, name: string) => string | undefined;
+  /** Told of each manifest pull once it is served (pull events; must not delay or fail the pull). */
+  onPull?: (pull: { repository: string; reference: string; manifest: ManifestInfo }, context: WriteContext) => void;
 }
 
 export interface V2Context extends V2Options {

@@ -4,6 +4,7 @@ import { looksLikeDigest } from '../../oci/digest.js';
 import { parseAccept } from '../../oci/media-types.js';
 import { isManifestReference } from '../../oci/names.js';
 import type { ManifestInfo } from '../../registry/registry.js';
+import { writeContextOf } from '../write-context.js';
 import type { V2Context } from './context.js';
 
 /**
@@ -67,6 +68,7 @@ export async function manifest(name: string, reference: string, request: Fastify
         mediaType: content.mediaType,
         ...(content.mirror ? { mirror: content.mirror } : {}),
       });
+      context.onPull?.({ repository: name, reference, manifest: content }, writeContextOf(request));
       return reply.code(200).headers(manifestHeaders(content)).send(content.bytes);
     }
     case 'PUT': {
@@ -76,7 +78,7 @@ export async function manifest(name: string, reference: string, request: Fastify
       const tooLarge = () => new RegistryError('MANIFEST_INVALID', `manifest is larger than ${limit} bytes`, { status: 413 });
       if (declared > limit) throw tooLarge();
       const body = await readManifestBody(request, limit, tooLarge);
-      const result = await registry.putManifest(name, reference, body, request.headers['content-type']);
+      const result = await registry.putManifest(name, reference, body, request.headers['content-type'], writeContextOf(request));
       access.record?.(request, { action: 'push', repository: name, reference, digest: result.digest });
       const headers: Record<string, string | number> = {
         Location: context.location(`/v2/${name}/manifests/${result.digest}`),
@@ -89,7 +91,7 @@ export async function manifest(name: string, reference: string, request: Fastify
     case 'DELETE': {
       await access.require(request, { kind: 'repository', repository: name, actions: ['delete'] });
       requireNameable(name, reference);
-      await registry.deleteManifest(name, reference);
+      await registry.deleteManifest(name, reference, writeContextOf(request));
       access.record?.(request, { action: 'delete', repository: name, ...(looksLikeDigest(reference) ? { digest: reference } : { reference }) });
       return reply.code(202).header('Content-Length', 0).send();
     }

@@ -4,6 +4,7 @@ import { mirrorTables } from './0003-mirror.js';
 import { authTables } from './0002-auth.js';
 import { consoleColumns } from './0004-console.js';
 import { leaseTable } from './0005-leases.js';
+import { deliveryTables } from './0007-delivery.js';
 
 /**
  * Versioned migrations, run at start in name order. Append new ones (one file each, next
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '0002-auth': authTables,
   '0004-console': consoleColumns,
   '0005-leases': leaseTable,
+  '0007-delivery': deliveryTables,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };
