@@ -47,6 +47,7 @@ describe('maskSecrets', () => {
       'storage.oss.accessKeySecret',
       'database.postgres.url',
       'mirror.upstreams[].password',
+      'webhooks.encryptionKey',
     ]);
   });
 
