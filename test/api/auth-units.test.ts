@@ -29,7 +29,7 @@ test('policy: open mode, admins, missing projects, robots of other projects, ano
   const team = { name: 'team', exists: true, public: false };
   assert.ok(projectPermissions({ kind: 'anonymous' }, team, open).has('delete'));
   // An open registry opens images and reading, never what grants access.
-  assert.deepEqual([...projectPermissions({ kind: 'anonymous' }, team, open)].sort(), ['delete', 'pull', 'push', 'readAudit', 'readMembers']);
+  assert.deepEqual([...projectPermissions({ kind: 'anonymous' }, team, open)].sort(), ['delete', 'promote', 'pull', 'push', 'readAudit', 'readMembers']);
   assert.deepEqual([...systemPermissions({ kind: 'anonymous' }, open)].sort(), ['catalog', 'readAllAudit']);
   assert.deepEqual([...systemPermissions({ kind: 'user', admin: false }, open)].sort(), ['catalog', 'readAllAudit']);
   assert.ok(projectPermissions({ kind: 'user', admin: false, role: 'admin' }, team, open).has('manageMembers'));
