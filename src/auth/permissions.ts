@@ -25,7 +25,6 @@ export interface MirrorNames {
 }
 
 export function permissions(deps: { projects: ProjectStore; options: PolicyOptions; now: () => number; mirror?: MirrorNames }): Permissions {
-  const known = new Set<string>();
   return {
     async inProject(principal, project) {
       const stored = await deps.projects.get(project);
@@ -38,11 +37,10 @@ export function permissions(deps: { projects: ProjectStore; options: PolicyOptio
       return systemPermissions(subjectOf(principal, undefined), deps.options);
     },
     async ensureProject(project) {
-      // A cache of names known to exist: a push touches this on every request.
-      if (known.has(project)) return;
+      // A read first (a push calls this on every request); no memory of earlier answers, since
+      // another instance may have removed the project since.
+      if (await deps.projects.get(project)) return;
       await deps.projects.create({ name: project, public: false, createdAt: deps.now() });
-      if (known.size > 10_000) known.clear();
-      known.add(project);
     },
   };
 }

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RegistryError } from '../errors.js';
+import { runExclusive } from '../lib/exclusive.js';
 import { parseDigest } from '../oci/digest.js';
 import type { BlobContent, BlobInfo } from '../registry/registry.js';
 import type { ByteRange } from '../storage/driver.js';
@@ -18,16 +21,37 @@ export interface BlobCache {
   read(route: MirrorRoute, digest: string, options: { range?: ByteRange; allowRedirect?: boolean }): Promise<BlobContent>;
 }
 
+/** How long a fetch lease lasts unrenewed: how long a crashed instance's fetch holds the others back. */
+const FETCH_LEASE_MS = 30_000;
+/** How often an instance waiting for another's fetch looks for the cached blob. */
+const FETCH_POLL_MS = 200;
+/** How long it waits at most before fetching itself (the blob is then downloaded twice). */
+const FETCH_WAIT_MS = 120_000;
+
+interface Download {
+  blob: InflightBlob;
+  /** The repositories to link the blob to once it is verified. */
+  routes: Map<string, MirrorRoute>;
+  /** Settles once the blob is stored and linked, or dropped. */
+  kept: Promise<void>;
+}
+
 /**
  * Blobs of mirror repositories: served from the cache when there, else downloaded once (however
  * many clients ask at the same time) and streamed to every client while it is spooled; the
  * verified spool then becomes an ordinary content-addressed blob linked to the mirror repository.
+ *
+ * Across instances, a lease in the database (`mirror-fetch:<upstream>:<digest>`) names the one
+ * instance that downloads a blob; the others wait until it is cached and serve it from there. An
+ * instance that waited FETCH_WAIT_MS, or whose holder crashed (the lease expires), fetches itself:
+ * at worst twice, never corrupt (both write the same verified, content-addressed bytes).
  */
 export function blobCache(deps: MirrorDeps): BlobCache {
   const { inner, metadata, storage, observer } = deps;
   /** Downloads in flight, by upstream and digest; each also collects the repositories to link. */
-  const inflight = new Map<string, { blob: InflightBlob; routes: Map<string, MirrorRoute> }>();
-  const starting = new SingleFlight<string, InflightBlob>();
+  const inflight = new Map<string, Download>();
+  const starting = new SingleFlight<string, InflightBlob | 'cached'>();
+  const holder = `${hostname()}:${process.pid}:${randomUUID()}`;
   const heads = new SingleFlight<string, number>();
 
   const unknown = (route: MirrorRoute, digest: string) => () =>
@@ -54,6 +78,11 @@ export function blobCache(deps: MirrorDeps): BlobCache {
     const size = Number(known.size);
     await link([route], digest, size);
     return { digest, size };
+  }
+
+  /** Cached for this repository, or adopted into it (another repository's fetch stored it). */
+  async function storedHere(route: MirrorRoute, digest: string): Promise<boolean> {
+    return (await cached(route, digest)) !== undefined || (await adopt(route, digest)) !== undefined;
   }
 
   async function link(routes: MirrorRoute[], digest: string, size: number): Promise<void> {
@@ -85,7 +114,35 @@ export function blobCache(deps: MirrorDeps): BlobCache {
     return size;
   }
 
-  async function startDownload(route: MirrorRoute, digest: string): Promise<InflightBlob> {
+  /**
+   * This instance's download of `digest` under the fetch lease, or 'cached' when another instance
+   * fetched it meanwhile. The lease is held (and renewed) until the blob is stored and linked.
+   */
+  async function fetchOnce(route: MirrorRoute, digest: string): Promise<InflightBlob | 'cached'> {
+    const lease = `mirror-fetch:${route.upstream.name}:${digest}`;
+    const deadline = deps.now() + FETCH_WAIT_MS;
+    for (;;) {
+      const outcome = await new Promise<InflightBlob | 'cached' | 'held'>((resolve, reject) => {
+        const leased = runExclusive(metadata.leases, lease, { holder, ttlMs: FETCH_LEASE_MS, now: deps.now, onRenewError: (error) => deps.log.warn({ err: error, digest }, 'renewing a mirror fetch lease failed') }, async () => {
+          // The previous holder may have finished just before this one took the lease.
+          if (await storedHere(route, digest)) return resolve('cached');
+          const download = await startDownload(route, digest);
+          resolve(download.blob);
+          await download.kept;
+        });
+        leased.then((result) => result.ran || resolve('held'), reject);
+      });
+      if (outcome !== 'held') return outcome;
+      if (deps.now() >= deadline) {
+        deps.log.warn({ upstream: route.upstream.name, digest }, 'waited too long for another instance to fetch a blob, fetching it too');
+        return (await startDownload(route, digest)).blob;
+      }
+      await sleep(FETCH_POLL_MS);
+      if (await storedHere(route, digest)) return 'cached';
+    }
+  }
+
+  async function startDownload(route: MirrorRoute, digest: string): Promise<Download> {
     const { client } = route.upstream;
     const response = await client.request({ method: 'GET', path: `/v2/${route.upstreamRepository}/blobs/${digest}`, repository: route.upstreamRepository });
     if (response.status === 404) {
@@ -105,21 +162,20 @@ export function blobCache(deps: MirrorDeps): BlobCache {
       source: response.body,
       onBytes: (n) => observer.upstreamBytes(client.name, n),
     });
-    const entry = { blob, routes: new Map([[route.cacheRepository, route]]) };
+    const routes = new Map([[route.cacheRepository, route]]);
+    const entry: Download = { blob, routes, kept: keepWhenVerified(route, digest, blob, routes) };
     inflight.set(flightKey(route, digest), entry);
-    void keepWhenVerified(route, digest, entry);
-    return blob;
+    return entry;
   }
 
   /** Verified → stored and linked; rejected → dropped. Either way the spool goes. */
-  async function keepWhenVerified(route: MirrorRoute, digest: string, entry: { blob: InflightBlob; routes: Map<string, MirrorRoute> }) {
-    const { blob } = entry;
+  async function keepWhenVerified(route: MirrorRoute, digest: string, blob: InflightBlob, routes: Map<string, MirrorRoute>): Promise<void> {
     const outcome = await blob.settled;
     try {
       if (outcome.ok) {
         const key = blobKey(blob.digest);
         if (!(await storage.stat(key))) await storage.write(key, createReadStream(blob.spoolPath));
-        await link([...entry.routes.values()], digest, blob.size);
+        await link([...routes.values()], digest, blob.size);
       } else {
         observer.upstreamError(route.upstream.name, 'invalid-content');
         deps.log.warn({ upstream: route.upstream.name, repository: route.upstreamRepository, digest, reason: outcome.error.message }, 'upstream blob rejected, not cached');
@@ -164,12 +220,16 @@ export function blobCache(deps: MirrorDeps): BlobCache {
         flying.routes.set(route.cacheRepository, route);
         blob = flying.blob;
       } else {
+        let fetched: InflightBlob | 'cached';
         try {
-          blob = await starting.run(flightKey(route, digest), () => startDownload(route, digest));
+          fetched = await starting.run(flightKey(route, digest), () => fetchOnce(route, digest));
         } catch (error) {
           if (error instanceof UpstreamError && error.failure !== 'not-found') observer.upstreamError(route.upstream.name, error.failure);
           throw toRegistryError(error, unknown(route, digest));
         }
+        // Another instance fetched it: cached (and linked to this repository) now.
+        if (fetched === 'cached') return inner.readBlob(route.cacheRepository, digest, options);
+        blob = fetched;
         inflight.get(flightKey(route, digest))?.routes.set(route.cacheRepository, route);
       }
       if (blob.failure) {
