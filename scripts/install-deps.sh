@@ -16,6 +16,7 @@ PKGS=(
   "ceph-mon:ceph-mon" "ceph-osd:ceph-osd" "ceph-mgr:ceph-mgr" "ceph-common:ceph" "radosgw:radosgw"
   "postgresql:"                          # binaries live in /usr/lib/postgresql/<v>/bin, not on PATH
   "curl:curl" "python3:" "util-linux:flock" "iproute2:ss" "tar:tar" "gzip:gzip"
+  "nginx:nginx"                          # scripts/deploy-local.sh runs its own; the system service is never started
 )
 
 installed() { # pkg bin

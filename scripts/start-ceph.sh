@@ -4,6 +4,8 @@
 #   scripts/start-ceph.sh [start] DIR   -> prints WHARF_TEST_S3_* KEY=VALUE lines on stdout when ready
 #                                          (also written to DIR/env); progress and timing go to stderr
 #   scripts/start-ceph.sh stop DIR      -> stops exactly the daemons started for DIR
+#   scripts/start-ceph.sh rgw-stop DIR  -> stops only the S3 gateway (radosgw); the objects stay in the OSD
+#   scripts/start-ceph.sh rgw-start DIR -> starts that gateway again on the same port (fault tests)
 #
 # Wraps scripts/ceph-rgw.sh (vendored copy of shared/s3/ceph-rgw.sh). Unlike that script's fixed
 # defaults (15200/15280), this picks a free block of ports so several test runs (and a developer's
@@ -12,8 +14,8 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 CMD=start
-case "${1:-}" in start|stop) CMD=$1; shift ;; esac
-DIR=${1:?usage: start-ceph.sh [start|stop] DIR}
+case "${1:-}" in start|stop|rgw-stop|rgw-start) CMD=$1; shift ;; esac
+DIR=${1:?usage: start-ceph.sh [start|stop|rgw-stop|rgw-start] DIR}
 log() { echo "[start-ceph] $*" >&2; }
 
 RGW_SCRIPT=$HERE/ceph-rgw.sh
@@ -34,6 +36,31 @@ if [ "$CMD" = stop ]; then
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   done
   exit 0
+fi
+
+if [ "$CMD" = rgw-stop ]; then
+  f=$DIR/pids/rgw.pid
+  [ -f "$f" ] || exit 0
+  pid=$(cat "$f")
+  kill -KILL "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  rm -f "$f"
+  exit 0
+fi
+if [ "$CMD" = rgw-start ]; then
+  DIR=$(cd "$DIR" && pwd)
+  [ -f "$DIR/ceph.conf" ] && [ -f "$DIR/env" ] || { log "no Ceph cluster in $DIR"; exit 1; }
+  if [ -f "$DIR/pids/rgw.pid" ] && kill -0 "$(cat "$DIR/pids/rgw.pid")" 2>/dev/null; then exit 0; fi
+  # the same command line as ceph-rgw.sh's start
+  setsid radosgw -c "$DIR/ceph.conf" -n client.rgw -f </dev/null >>"$DIR/log/rgw.stdout" 2>&1 &
+  echo $! > "$DIR/pids/rgw.pid"
+  endpoint=$(sed -n 's/^WHARF_TEST_S3_ENDPOINT=//p' "$DIR/env")
+  for _ in $(seq 1 300); do
+    curl -sf -o /dev/null --max-time 2 "$endpoint/" && exit 0
+    kill -0 "$(cat "$DIR/pids/rgw.pid")" 2>/dev/null || { log "radosgw exited; see $DIR/log"; exit 1; }
+    sleep 0.2
+  done
+  log "radosgw did not answer at $endpoint within 60 s"; exit 1
 fi
 
 for b in ceph-mon ceph-osd radosgw radosgw-admin monmaptool ceph curl; do

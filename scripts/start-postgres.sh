@@ -46,8 +46,9 @@ fi
 if [ "$CMD" = resume ]; then
   DIR=$(cd "$DIR" && pwd)
   [ -f "$DIR/data/PG_VERSION" ] || { log "no cluster in $DIR to resume"; exit 1; }
-  as_pg "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/log/postgres.log" -w -t 60 start >/dev/null \
-    || { log "postgres failed to start:"; tail -n 30 "$DIR/log/postgres.log" >&2; exit 1; }
+  # The server must not inherit this script's stdout/stderr: a caller reading them would wait for it.
+  as_pg "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/log/postgres.log" -w -t 60 start >>"$DIR/log/pg_ctl.log" 2>&1 \
+    || { log "postgres failed to start:"; tail -n 30 "$DIR/log/pg_ctl.log" "$DIR/log/postgres.log" >&2; exit 1; }
   exit 0
 fi
 

@@ -61,6 +61,8 @@ export async function ociErrorHandler(error: unknown, request: FastifyRequest, r
   // server failure. The access log's 'request aborted' line (at info) tells of it; this is detail.
   const clientGone = isClientAbort(error) || request.raw.socket?.destroyed === true;
   if (clientGone) request.log.debug({ reason: (error as Error | undefined)?.message }, 'client aborted the request');
+  // A dependency that is down fails every request alike: one line each, without a stack.
+  else if (error instanceof BackendError) request.log.warn({ backend: error.backend, reason: error.message }, 'backend unavailable');
   else if (mapped.internal) request.log.error({ err: error }, 'request failed');
   if (!request.raw.readableEnded && request.raw.readable && !(await drainBody(request, DRAIN_BEFORE_REPLY_BYTES))) {
     // Too much to drain: discard the rest while the reply goes out, then close.

@@ -4,20 +4,16 @@
  * `redirect: true` (307 to a presigned URL of the store).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { s3Driver } from '../../src/storage/s3-driver.js';
-import { createClientEnvFor, missingClients, type ClientEnv } from '../fixtures/clients.js';
+import { createClientEnvFor, missingClients } from '../fixtures/clients.js';
 import { get } from '../fixtures/http.js';
-import { MEDIA } from '../fixtures/images.js';
+import { sha256 } from '../fixtures/images.js';
+import { assertSkopeoPull, writeLayeredImage } from '../fixtures/oci-layout.js';
 import { listKeys, s3TestEnv, uniquePrefix, type S3TestEnv } from '../fixtures/s3.js';
 import { startWharfFor, type HasAfter } from '../fixtures/server.js';
 
-const execFileP = promisify(execFile);
 const MiB = 1024 * 1024;
 const s3 = s3TestEnv();
 const MISSING = 'WHARF_TEST_S3_ENDPOINT, _ACCESS_KEY and _SECRET_KEY are not set (scripts/test.sh starts Ceph RGW and sets them)';
@@ -107,71 +103,4 @@ function describeClients(env: S3TestEnv): void {
       for (const digest of [image.configDigest, ...image.layerDigests]) assert.ok(redirected.has(digest), `${digest} was redirected`);
     });
   });
-}
-
-interface LayeredImage {
-  layout: string;
-  manifestDigest: string;
-  configDigest: string;
-  layerDigests: string[];
-}
-
-/** skopeo copies the image into a fresh OCI layout; every blob there has the digest it is named by. */
-async function assertSkopeoPull(clients: ClientEnv, source: string, image: LayeredImage): Promise<void> {
-  const out = path.join(clients.dir, `pulled-${randomBytes(3).toString('hex')}`);
-  await clients.skopeo(['copy', source, `oci:${out}:pulled`]);
-  const index = JSON.parse(await readFile(path.join(out, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
-  assert.equal(index.manifests[0]?.digest, image.manifestDigest);
-  for (const digest of [image.configDigest, ...image.layerDigests]) {
-    const bytes = await readFile(path.join(out, 'blobs', 'sha256', digest.slice(7)));
-    assert.equal(sha256(bytes), digest);
-  }
-}
-
-const sha256 = (data: Buffer | string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
-
-/** An OCI layout at `dir` with one image under `ref`: one gzipped tar layer per size, each holding a random file. */
-async function writeLayeredImage(dir: string, ref: string, sizes: number[]): Promise<LayeredImage> {
-  const blobs = path.join(dir, 'blobs', 'sha256');
-  await mkdir(blobs, { recursive: true });
-  await writeFile(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  const putBlob = async (file: string): Promise<{ digest: string; size: number }> => {
-    const bytes = await readFile(file);
-    const digest = sha256(bytes);
-    await rename(file, path.join(blobs, digest.slice(7)));
-    return { digest, size: bytes.length };
-  };
-  const layers: Array<{ digest: string; size: number }> = [];
-  const diffIds: string[] = [];
-  for (const [index, size] of sizes.entries()) {
-    const root = path.join(dir, `root-${index}`);
-    await mkdir(root);
-    await writeFile(path.join(root, `layer-${index}.bin`), randomBytes(size));
-    const tar = path.join(dir, `layer-${index}.tar`);
-    await execFileP('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-C', root, '-cf', tar, '.']);
-    diffIds.push(sha256(await readFile(tar)));
-    await execFileP('gzip', ['-n', '-1', tar]);
-    layers.push(await putBlob(`${tar}.gz`));
-    await rm(root, { recursive: true });
-  }
-  const configFile = path.join(dir, 'config.json');
-  await writeFile(configFile, JSON.stringify({
-    architecture: 'amd64', os: 'linux', created: '1970-01-01T00:00:00Z',
-    config: { Cmd: ['/layer-0.bin'] },
-    rootfs: { type: 'layers', diff_ids: diffIds },
-    history: diffIds.map(() => ({ created: '1970-01-01T00:00:00Z', created_by: 's3-clients.test.ts' })),
-  }));
-  const config = await putBlob(configFile);
-  const manifestFile = path.join(dir, 'manifest.json');
-  await writeFile(manifestFile, JSON.stringify({
-    schemaVersion: 2, mediaType: MEDIA.ociManifest,
-    config: { mediaType: MEDIA.ociConfig, ...config },
-    layers: layers.map((layer) => ({ mediaType: MEDIA.ociLayerGzip, ...layer })),
-  }));
-  const manifest = await putBlob(manifestFile);
-  await writeFile(path.join(dir, 'index.json'), JSON.stringify({
-    schemaVersion: 2, mediaType: MEDIA.ociIndex,
-    manifests: [{ mediaType: MEDIA.ociManifest, ...manifest, annotations: { 'org.opencontainers.image.ref.name': ref } }],
-  }));
-  return { layout: dir, manifestDigest: manifest.digest, configDigest: config.digest, layerDigests: layers.map((layer) => layer.digest) };
 }
