@@ -8,7 +8,8 @@
 #      WHARF_TEST_S3_ACCESS_KEY, WHARF_TEST_S3_SECRET_KEY, WHARF_TEST_S3_BUCKET, WHARF_TEST_S3_REGION,
 #      WHARF_TEST_POSTGRES_URL. A service that fails to start fails the run.
 #   5. node --test --test-concurrency=2 on every compiled *.test.js (from test/ and src/), then the
-#      API suite and the skopeo e2e files once more on the s3 driver (WHARF_TEST_STORAGE=s3)
+#      API suite and the skopeo e2e files once more on PostgreSQL and the s3 driver
+#      (WHARF_TEST_DATABASE=postgres WHARF_TEST_STORAGE=s3)
 #   6. stops the services (also on failure / Ctrl-C) and exits with node's exit code
 #
 # Env knobs:
@@ -17,7 +18,7 @@
 #   SKIP_INSTALL=1        don't run install-deps.sh;   SKIP_BUILD=1  don't run npm run build
 #   TEST_CONCURRENCY=2    files run in parallel;       TEST_TIMEOUT_MS=300000  per-test timeout
 #   TEST_REPORTER=spec    node test reporter (spec, tap, dot, junit)
-#   SKIP_S3_PASS=1        skip the second pass of test/api and the skopeo e2e files on the s3 driver
+#   SKIP_S3_PASS=1        skip the second pass of test/api and the skopeo e2e files on PostgreSQL + s3
 #   S3_PASS_FILTER=regex  which compiled files (dist/test/...) that pass re-runs
 #   KEEP_TEST_WORK=1      keep .test-work/run-<pid>/ (server data, client dirs, service logs) after a green run
 # Extra arguments are passed to `node --test`, e.g. scripts/test.sh --test-name-pattern='manifest'
@@ -131,7 +132,8 @@ RC=${PIPESTATUS[0]}
 set -e
 
 # --- s3 pass: the registry API suite and the skopeo end-to-end tests once more, with every Wharf the
-# fixtures start storing its blobs in Ceph RGW (WHARF_TEST_STORAGE=s3, see test/fixtures/server.ts).
+# fixtures start storing its blobs in Ceph RGW and its metadata in PostgreSQL, the scaled-out shape
+# (WHARF_TEST_STORAGE=s3 WHARF_TEST_DATABASE=postgres, see test/fixtures/server.ts).
 S3_PASS_FILES=()
 if [ -n "${WHARF_TEST_S3_ENDPOINT:-}" ] && [ "${SKIP_S3_PASS:-}" != 1 ]; then
   for js in "${FILES[@]}"; do
@@ -139,10 +141,10 @@ if [ -n "${WHARF_TEST_S3_ENDPOINT:-}" ] && [ "${SKIP_S3_PASS:-}" != 1 ]; then
   done
 fi
 if [ ${#S3_PASS_FILES[@]} -gt 0 ]; then
-  log "s3 pass: ${#S3_PASS_FILES[@]} file(s) again with WHARF_TEST_STORAGE=s3"
+  log "s3 pass: ${#S3_PASS_FILES[@]} file(s) again with WHARF_TEST_STORAGE=s3 WHARF_TEST_DATABASE=postgres"
   ts=$(now_ms)
   set +e
-  WHARF_TEST_STORAGE=s3 node --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="${TEST_TIMEOUT_MS:-300000}" \
+  WHARF_TEST_STORAGE=s3 WHARF_TEST_DATABASE=postgres node --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="${TEST_TIMEOUT_MS:-300000}" \
     --test-reporter="${TEST_REPORTER:-spec}" "$@" "${S3_PASS_FILES[@]}" | tee "$WORK/s3.out"
   S3_RC=${PIPESTATUS[0]}
   set -e

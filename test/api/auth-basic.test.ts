@@ -12,7 +12,7 @@ import { get, post, pushImage } from '../fixtures/http.js';
 import { ociImage } from '../fixtures/images.js';
 import { runWharf } from '../fixtures/cli.js';
 import { makeTempDir, removeDir } from '../fixtures/paths.js';
-import { startWharfFor } from '../fixtures/server.js';
+import { startWharfFor, testDatabaseConfig } from '../fixtures/server.js';
 import { assertError } from './support.js';
 
 const wharf = (args: string[], input = '') => runWharf(args, { input });
@@ -25,7 +25,8 @@ test('basic mode with an htpasswd file and CLI-made users', async (t) => {
   // As `htpasswd -B` writes it ($2y$), plus an entry of another hash type that must be ignored.
   const hash = bcrypt.hashSync('hal-password', 5).replace(/^\$2b\$/, '$2y$');
   await writeFile(htpasswd, `# users\nhal:${hash}\nmd5user:$apr1$abcdefgh$0123456789abcdefghijkl\n`);
-  const config = { dataDirectory: dataDir, auth: { mode: 'basic', htpasswd, realm: 'Wharf Registry' } };
+  // The CLI and the server must open the same database (PostgreSQL in the s3 pass).
+  const config = { dataDirectory: dataDir, auth: { mode: 'basic', htpasswd, realm: 'Wharf Registry' }, ...(await testDatabaseConfig(dataDir)) };
   const configPath = path.join(dir, 'config.yml');
   await writeFile(configPath, YAML.stringify(config));
 
