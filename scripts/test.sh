@@ -137,8 +137,9 @@ set -e
 S3_PASS_FILES=()
 if [ -n "${WHARF_TEST_S3_ENDPOINT:-}" ] && [ "${SKIP_S3_PASS:-}" != 1 ]; then
   for js in "${FILES[@]}"; do
-    # admin-bootstrap runs `wharf user … --data DIR` beside the server: the CLI opens DIR's SQLite file.
-    [[ $js =~ ${S3_PASS_EXCLUDE:-/admin-bootstrap\.test\.js$} ]] && continue
+    # Tests of the SQLite file itself: admin-bootstrap runs `wharf user … --data DIR` beside the
+    # server (the CLI opens DIR's SQLite file), data-permissions checks the modes of wharf.db.
+    [[ $js =~ ${S3_PASS_EXCLUDE:-/(admin-bootstrap|data-permissions)\.test\.js$} ]] && continue
     [[ $js =~ ${S3_PASS_FILTER:-^dist/test/(api/|e2e/(registry-clients|skopeo))} ]] && S3_PASS_FILES+=("$js")
   done
 fi
