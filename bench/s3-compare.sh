@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # s3-compare.sh: Wharf on its s3 driver beside CNCF Distribution 2.8.2 on its own s3 driver, both
-# against the same Ceph RGW (scripts/start-ceph.sh), measured by /work/shared/bench/compare.sh
+# against the same Ceph RGW (scripts/start-ceph.sh), measured by bench/compare.sh
 # (registry-bench.mjs, alternating rounds, medians side by side; "reference" = Distribution,
 # "candidate" = Wharf).
 #
@@ -13,11 +13,11 @@
 #
 # Usage:  bench/s3-compare.sh [stream] [redirect]        (default: both)
 # Env:    ROUNDS (2), BENCH_ARGS ("--blobs 4": 4 x 64 MiB per push phase keeps 2 rounds of both
-#         registries under the gateway's 4 GiB), COMPARE (/work/shared/bench/compare.sh),
+#         registries under the gateway's 4 GiB), COMPARE (bench/compare.sh),
 #         DIST_BIN (docker-registry), KEEP_TMP=1 keeps the work dir (configs, logs, JSON results).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-COMPARE=${COMPARE:-/work/shared/bench/compare.sh}
+COMPARE=${COMPARE:-$ROOT/bench/compare.sh}
 DIST_BIN=${DIST_BIN:-docker-registry}
 export ROUNDS=${ROUNDS:-2}
 export BENCH_ARGS=${BENCH_ARGS:---blobs 4}
@@ -48,7 +48,7 @@ for mode in "${MODES[@]}"; do
   # shellcheck disable=SC1091
   set -a; . "$WORK/ceph.env"; set +a
 
-  # Distribution on s3 (shared/s3/README.md); compare.sh starts "$REF_BIN serve <its config>" on
+  # Distribution on its s3 driver; compare.sh starts "$REF_BIN serve <its config>" on
   # REF_PORT, so REF_BIN is a wrapper that serves this config instead.
   ref_port=$(free_port)
   dist_redirect=""; [ "$redirect" = false ] && dist_redirect="  redirect: {disable: true}"
@@ -66,7 +66,7 @@ http: {addr: 127.0.0.1:$ref_port}
 EOF
   cat >"$WORK/distribution-$mode.sh" <<EOF
 #!/bin/sh
-# AWS_CA_BUNDLE makes Distribution's AWS SDK panic at start (shared/s3/README.md).
+# AWS_CA_BUNDLE makes Distribution's AWS SDK panic at start.
 [ "\$1" = serve ] && exec env -u AWS_CA_BUNDLE $DIST_BIN serve "$WORK/distribution-$mode.yml"
 exec $DIST_BIN "\$@"
 EOF

@@ -7,8 +7,9 @@
 #   4. Ceph RGW + PostgreSQL on 127.0.0.1 (in parallel), exporting WHARF_TEST_S3_ENDPOINT,
 #      WHARF_TEST_S3_ACCESS_KEY, WHARF_TEST_S3_SECRET_KEY, WHARF_TEST_S3_BUCKET, WHARF_TEST_S3_REGION,
 #      WHARF_TEST_POSTGRES_URL. A service that fails to start fails the run.
-#   5. node --test --test-concurrency=2 on every compiled *.test.js (from test/ and src/), then the
-#      API suite and the skopeo e2e files once more on PostgreSQL and the s3 driver
+#   5. node --test --test-concurrency=2 on every compiled *.test.js (from test/ and src/); then the
+#      long files (the fresh-clone test, which runs `npm ci && npm run build` itself) with their own
+#      timeout; then the API suite and the skopeo e2e files once more on PostgreSQL and the s3 driver
 #      (WHARF_TEST_DATABASE=postgres WHARF_TEST_STORAGE=s3)
 #   6. stops the services (also on failure / Ctrl-C) and exits with node's exit code
 #
@@ -17,6 +18,7 @@
 #   SKIP_SERVICES=1       don't start Ceph/PostgreSQL (tests that need them skip themselves)
 #   SKIP_INSTALL=1        don't run install-deps.sh;   SKIP_BUILD=1  don't run npm run build
 #   TEST_CONCURRENCY=2    files run in parallel;       TEST_TIMEOUT_MS=300000  per-test timeout
+#   LONG_FILTER=regex     which compiled files run apart, after the others, with LONG_TEST_TIMEOUT_MS=1500000
 #   TEST_REPORTER=spec    node test reporter (spec, tap, dot, junit)
 #   SKIP_S3_PASS=1        skip the second pass of test/api and the skopeo e2e files on PostgreSQL + s3
 #   S3_PASS_FILTER=regex  which compiled files (dist/test/...) that pass re-runs; S3_PASS_EXCLUDE=regex which not
@@ -68,7 +70,7 @@ cleanup() {
   if [ "$rc" = 0 ] && [ "${KEEP_TEST_WORK:-}" != 1 ]; then rm -rf "$WORK"
   else log "work dir kept: $WORK"; fi
   log "total $(( ($(now_ms) - T0) / 1000 )) s, exit $rc"
-  # One closing line for both node --test runs (the main one and the s3 pass).
+  # One closing line for every node --test run (the main one, the long files, the s3 pass).
   [ -z "${SUMMARY:-}" ] || echo "$SUMMARY"
   exit "$rc"
 }
@@ -123,20 +125,38 @@ if [ ${#FILES[@]} = 0 ]; then
   log "no test files found"; exit 0
 fi
 log "running ${#FILES[@]} test file(s)"
+# node --test's timeout covers a whole file, so files that must build the project get their own run.
+MAIN_FILES=(); LONG_FILES=()
+for js in "${FILES[@]}"; do
+  if [[ $js =~ ${LONG_FILTER:-^dist/test/e2e/fresh-clone} ]]; then LONG_FILES+=("$js"); else MAIN_FILES+=("$js"); fi
+done
 
 export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--enable-source-maps"
-set +e
-node --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="${TEST_TIMEOUT_MS:-300000}" \
-  --test-reporter="${TEST_REPORTER:-spec}" "$@" "${FILES[@]}" | tee "$WORK/main.out"
-RC=${PIPESTATUS[0]}
-set -e
+RC=0
+if [ ${#MAIN_FILES[@]} -gt 0 ]; then
+  set +e
+  node --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="${TEST_TIMEOUT_MS:-300000}" \
+    --test-reporter="${TEST_REPORTER:-spec}" "$@" "${MAIN_FILES[@]}" | tee "$WORK/main.out"
+  RC=${PIPESTATUS[0]}
+  set -e
+fi
+if [ ${#LONG_FILES[@]} -gt 0 ]; then
+  log "long files: ${#LONG_FILES[@]}, timeout ${LONG_TEST_TIMEOUT_MS:-1500000} ms"
+  ts=$(now_ms)
+  set +e
+  node --test --test-timeout="${LONG_TEST_TIMEOUT_MS:-1500000}" --test-reporter="${TEST_REPORTER:-spec}" "$@" "${LONG_FILES[@]}" | tee "$WORK/long.out"
+  LONG_RC=${PIPESTATUS[0]}
+  set -e
+  log "long files: exit $LONG_RC in $(( ($(now_ms) - ts) / 1000 )) s"
+  [ "$RC" != 0 ] || RC=$LONG_RC
+fi
 
 # --- s3 pass: the registry API suite and the skopeo end-to-end tests once more, with every Wharf the
 # fixtures start storing its blobs in Ceph RGW and its metadata in PostgreSQL, the scaled-out shape
 # (WHARF_TEST_STORAGE=s3 WHARF_TEST_DATABASE=postgres, see test/fixtures/server.ts).
 S3_PASS_FILES=()
 if [ -n "${WHARF_TEST_S3_ENDPOINT:-}" ] && [ "${SKIP_S3_PASS:-}" != 1 ]; then
-  for js in "${FILES[@]}"; do
+  for js in "${MAIN_FILES[@]}"; do
     # Tests of the SQLite file itself: admin-bootstrap runs `wharf user … --data DIR` beside the
     # server (the CLI opens DIR's SQLite file), data-permissions checks the modes of wharf.db.
     [[ $js =~ ${S3_PASS_EXCLUDE:-/(admin-bootstrap|data-permissions)\.test\.js$} ]] && continue
