@@ -19,6 +19,7 @@ import { createHttpServer } from './http/server.js';
 import { fileModes, loosePaths, type LoosePath } from './lib/file-modes.js';
 import { createEvents, type Events } from './events/create-events.js';
 import { createMetrics, observeRejections, type StoredCounts, type WharfMetrics } from './lib/metrics.js';
+import { startBackgroundWriter, type BackgroundWriter } from './metadata/background-writer.js';
 import { openDatabase, type DatabaseOptions, type Db } from './metadata/database.js';
 import { metadataStore, type MetadataStore } from './metadata/store.js';
 import { databaseError } from './metadata/unavailable.js';
@@ -27,7 +28,6 @@ import { createMirror } from './mirror/create-mirror.js';
 import { metricsObserver } from './mirror/metrics-observer.js';
 import { createBrowser } from './registry/browse.js';
 import { createRegistry } from './registry/create-registry.js';
-import { withPullTracking } from './registry/pull-tracking.js';
 import type { Registry } from './registry/registry.js';
 import { purgeIntervalMs, startUploadPurge, type UploadPurgeTask } from './registry/upload-purge.js';
 import { checkedDriver } from './storage/checked-driver.js';
@@ -59,6 +59,7 @@ export interface App {
 export async function buildApp(config: WharfConfig, logger: Logger): Promise<App> {
   const dataDirectory = resolve(config.dataDirectory);
   let db: Db | undefined;
+  let background: BackgroundWriter | undefined;
   const metrics = createMetrics({ counts: () => storedCounts(db!) });
   const storage = checkedDriver(createStorage(config), {
     onError: (driver, operation, error) => {
@@ -68,19 +69,25 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
   });
   try {
     await storage.check();
-    db = await openDatabase(
-      databaseOptions(config, (error) => {
-        metrics.databaseErrors.inc({ operation: 'connection' });
-        logger.warn({ err: error }, 'database connection lost');
-      }),
-    );
+    const options = databaseOptions(config, (error) => {
+      metrics.databaseErrors.inc({ operation: 'connection' });
+      logger.warn({ err: error }, 'database connection lost');
+    });
+    db = await openDatabase(options.driver === 'sqlite' ? { ...options, observe: metrics.database.observe } : options);
+    // Batched writes (pull counts, audit) and SQLite's WAL checkpoints, off the event loop.
+    background = await startBackgroundWriter(db, {
+      ...(options.driver === 'sqlite' ? { sqlitePath: options.path, busyTimeoutMs: options.busyTimeoutMs } : {}),
+      onCheckpoint: (result) => metrics.database.checkpointed(result.seconds),
+      onError: (error) => logger.error({ err: error }, 'database background writer failed; writing inline'),
+    });
   } catch (error) {
+    await db?.destroy();
     await storage.close();
     throw error;
   }
   // A database that is down or locked answers BackendError (503 UNAVAILABLE), never a 500.
   const metadata = observeRejections(
-    mapRejections(metadataStore(db), (_operation, error) => databaseError(error)),
+    mapRejections(metadataStore(db, background), (_operation, error) => databaseError(error)),
     (operation) => metrics.databaseErrors.inc({ operation }),
     // A domain or storage error thrown inside a transaction is not the database's failure.
     (error) => !(error instanceof RegistryError || error instanceof BackendError || error instanceof StorageNotFoundError),
@@ -128,7 +135,8 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     observer: metricsObserver(metrics.registry),
   });
   const http = await createHttpServer({
-    registry: withPullTracking(mirror?.registry ?? registry, { browse: metadata.browse, now: Date.now, onError: (error) => logger.warn({ err: error }, 'recording a pull failed') }),
+    // Manifest GETs are counted by the access layer's record() (auth.audit.recordPull).
+    registry: mirror?.registry ?? registry,
     logger,
     access: authHttp.v2,
     ...(config.http.publicUrl ? { publicUrl: config.http.publicUrl } : {}),
@@ -159,7 +167,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
         authHttp.api,
         // The console's read endpoints use the undecorated registry: browsing is not pulling.
         async (app) => void (await app.register(registryReadRoutes, {
-          browser: createBrowser({ registry, browse: metadata.browse, manifests: metadata.manifests, repositories: metadata.repositories }),
+          browser: createBrowser({ registry, browse: metadata.browse, manifests: metadata.manifests, repositories: metadata.repositories, settlePulls: () => auth.audit.settle() }),
           registry,
           access: config.auth.mode === 'none' ? openReadAccess : authHttp.readAccess,
           mirrorStats: mirrorStatsFrom(metrics.registry),
@@ -199,6 +207,8 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
         await mirror?.close();
         await uploadPurge.stop();
         await events.close();
+        await background?.close();
+        metrics.stop();
         await db!.destroy();
         await storage.close();
       })();

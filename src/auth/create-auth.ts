@@ -25,7 +25,7 @@ export interface AuthServices {
 
 export async function createAuth(options: { config: AuthConfig; metadata: MetadataStore; now: () => number; onError: (error: unknown) => void; mirror?: MirrorNames }): Promise<AuthServices> {
   const { config, metadata, now } = options;
-  const audit = auditLog({ store: metadata.audit, now, retentionDays: config.auditRetentionDays, onError: options.onError });
+  const audit = auditLog({ store: metadata.audit, now, retentionDays: config.auditRetentionDays, pulls: config.auditPulls, onError: options.onError });
   const htpasswd = config.htpasswd ? htpasswdFile(config.htpasswd, now) : undefined;
   const limiter = loginLimiter({ store: metadata.authState, maxFailures: config.loginRateLimit.maxFailures, windowSeconds: config.loginRateLimit.windowSeconds, now });
   const key = await loadSigningKey({ pemFile: config.token.signingKey, store: metadata.authState, now });

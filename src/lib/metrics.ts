@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { randomUUID } from 'node:crypto';
+import { databaseCallMetrics, eventLoopDelayMetrics, type DatabaseCallKind } from './loop-metrics.js';
 import { mapRejections } from './rejections.js';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -33,6 +34,10 @@ export interface WharfMetrics {
   readonly clientAborts: Counter<'route' | 'method'>;
   readonly storageErrors: Counter<'driver' | 'operation'>;
   readonly databaseErrors: Counter<'operation'>;
+  /** Synchronous SQLite time on the event loop, and the background worker's checkpoints. */
+  readonly database: { observe(kind: DatabaseCallKind, seconds: number): void; checkpointed(seconds: number): void };
+  /** Stops the event-loop sampler. */
+  stop(): void;
   /** The Prometheus text exposition: of this process, or of every worker under a cluster. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -90,6 +95,9 @@ export function createMetrics(options: MetricsOptions = {}): WharfMetrics {
     registers,
   });
 
+  const database = databaseCallMetrics(registry);
+  const loop = options.processMetrics ?? true ? eventLoopDelayMetrics(registry) : undefined;
+
   if (options.counts) {
     const read = cachedCounts(options.counts, options.countsTtlMs ?? 5000);
     // Every worker reads the same database: a cluster reports the largest, not the sum.
@@ -119,6 +127,8 @@ export function createMetrics(options: MetricsOptions = {}): WharfMetrics {
     clientAborts,
     storageErrors,
     databaseErrors,
+    database,
+    stop: () => loop?.stop(),
     async render() {
       if (cluster.isWorker && process.send) {
         const body = await clusterExposition().catch(() => undefined);

@@ -30,5 +30,8 @@ export interface AuthTables {
     digest: string | null;
     result: string;
     detail: string | null;
+    /** 0011: how many occurrences the row stands for (pulls of one manifest by one identity in an hour), and the first one's time. */
+    count: number;
+    first_time: number | null;
   };
 }

@@ -37,6 +37,8 @@ export interface TagRow {
   /** JSON the registry stored once it worked them out; null until then. */
   platforms: string | null;
   lastPulledAt: number | null;
+  /** Manifest GETs counted so far. */
+  pullCount: number;
   pushedAt: number;
 }
 
@@ -48,7 +50,7 @@ export interface UsageCounts {
   blobBytes: number;
 }
 
-/** Read-mostly queries for the console, plus the two columns it maintains. */
+/** Read-mostly queries for the console, plus the platforms column it maintains. */
 export interface BrowseStore {
   repositories(query: RepositoryQuery): Promise<{ items: RepositorySummary[]; total: number }>;
   tags(repository: string, options: { search?: string; limit: number; offset: number }): Promise<{ items: TagRow[]; total: number }>;
@@ -56,10 +58,8 @@ export interface BrowseStore {
   tagsOf(repository: string, digest: string): Promise<string[]>;
   /** Sizes of blobs referenced by a manifest (config and layers), by digest. */
   blobSizes(digests: string[]): Promise<Map<string, number>>;
-  manifestExtras(repository: string, digest: string): Promise<{ lastPulledAt: number | null; platforms: string | null } | undefined>;
+  manifestExtras(repository: string, digest: string): Promise<{ lastPulledAt: number | null; pullCount: number; platforms: string | null } | undefined>;
   setPlatforms(repository: string, digest: string, platforms: string): Promise<void>;
-  /** Records a pull unless one was recorded less than `throttleMs` ago. */
-  markPulled(repository: string, digest: string, now: number, throttleMs: number): Promise<void>;
   /** Every repository name (for grouping usage by project). */
   repositoryNames(): Promise<string[]>;
   /** Bytes of the distinct blobs the repositories of `project` may serve. */
@@ -123,9 +123,9 @@ export function browseStore(db: Db): BrowseStore {
         : sql`t.repository = ${repository}`;
       const rows = await sql<{
         name: string; digest: string; updated_at: number; media_type: string; size: number; artifact_type: string | null;
-        platforms: string | null; last_pulled_at: number | null; created_at: number; own_size: number | null; child_size: number | null;
+        platforms: string | null; last_pulled_at: number | null; pull_count: number; created_at: number; own_size: number | null; child_size: number | null;
       }>`
-        select t.name, t.digest, t.updated_at, m.media_type, m.size, m.artifact_type, m.platforms, m.last_pulled_at, m.created_at,
+        select t.name, t.digest, t.updated_at, m.media_type, m.size, m.artifact_type, m.platforms, m.last_pulled_at, m.pull_count, m.created_at,
           (select sum(b.size) from manifest_references r join blobs b on b.digest = r.child
              where r.repository = t.repository and r.parent = t.digest and r.kind = 'blob') as own_size,
           (select sum(b.size) from manifest_references c
@@ -148,6 +148,7 @@ export function browseStore(db: Db): BrowseStore {
           contentSize: Number(r.own_size ?? 0) + Number(r.child_size ?? 0),
           platforms: r.platforms,
           lastPulledAt: r.last_pulled_at === null ? null : Number(r.last_pulled_at),
+          pullCount: Number(r.pull_count),
           pushedAt: Number(r.created_at),
         })),
         total: Number(total.rows[0]?.n ?? 0),
@@ -172,25 +173,15 @@ export function browseStore(db: Db): BrowseStore {
     async manifestExtras(repository, digest) {
       const row = await db
         .selectFrom('manifests')
-        .select(['last_pulled_at', 'platforms'])
+        .select(['last_pulled_at', 'pull_count', 'platforms'])
         .where('repository', '=', repository)
         .where('digest', '=', digest)
         .executeTakeFirst();
-      return row ? { lastPulledAt: row.last_pulled_at === null ? null : Number(row.last_pulled_at), platforms: row.platforms } : undefined;
+      return row ? { lastPulledAt: row.last_pulled_at === null ? null : Number(row.last_pulled_at), pullCount: Number(row.pull_count), platforms: row.platforms } : undefined;
     },
 
     async setPlatforms(repository, digest, platforms) {
       await db.updateTable('manifests').set({ platforms }).where('repository', '=', repository).where('digest', '=', digest).execute();
-    },
-
-    async markPulled(repository, digest, now, throttleMs) {
-      await db
-        .updateTable('manifests')
-        .set({ last_pulled_at: now })
-        .where('repository', '=', repository)
-        .where('digest', '=', digest)
-        .where((eb) => eb.or([eb('last_pulled_at', 'is', null), eb('last_pulled_at', '<', now - throttleMs)]))
-        .execute();
     },
 
     async repositoryNames() {

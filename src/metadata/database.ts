@@ -5,6 +5,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import { createFileSync, makeDirectorySync, privateModes, type FileModes } from '../lib/file-modes.js';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations/index.js';
+import { observedSqlite, type StatementObserver } from './sqlite-statements.js';
 
 export type DatabaseOptions =
   | {
@@ -14,6 +15,8 @@ export type DatabaseOptions =
       busyTimeoutMs?: number;
       /** For the file and its directory when they are created (default owner-only). */
       modes?: FileModes;
+      /** Told how long each statement held the event loop (see sqlite-statements.ts). */
+      observe?: StatementObserver;
     }
   | {
       driver: 'postgres';
@@ -36,7 +39,7 @@ const PG_INT8 = 20;
 
 /** Opens the metadata database and brings its schema up to date. */
 export async function openDatabase(options: DatabaseOptions): Promise<Db> {
-  const db = options.driver === 'sqlite' ? openSqlite(options.path, options.busyTimeoutMs ?? 2_000, options.modes ?? privateModes) : openPostgres(options);
+  const db = options.driver === 'sqlite' ? openSqlite(options.path, options.busyTimeoutMs ?? 2_000, options.modes ?? privateModes, options.observe) : openPostgres(options);
   try {
     await migrate(db);
   } catch (error) {
@@ -46,7 +49,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Db> {
   return db;
 }
 
-function openSqlite(path: string, busyTimeoutMs: number, modes: FileModes): Db {
+function openSqlite(path: string, busyTimeoutMs: number, modes: FileModes, observe?: StatementObserver): Db {
   if (path !== ':memory:') {
     makeDirectorySync(dirname(path), modes);
     // SQLite gives its -wal and -shm files the database file's mode: create that one first.
@@ -59,8 +62,10 @@ function openSqlite(path: string, busyTimeoutMs: number, modes: FileModes): Db {
   connection.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
   connection.pragma('journal_mode = WAL');
   connection.pragma('synchronous = FULL');
+  // After a burst of writes the WAL starts over at this size instead of keeping its peak.
+  connection.pragma('journal_size_limit = 67108864');
   connection.pragma('foreign_keys = ON');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: observedSqlite(connection, observe) }) });
 }
 
 function openPostgres(options: Extract<DatabaseOptions, { driver: 'postgres' }>): Db {

@@ -23,6 +23,8 @@ export interface Database {
     /** 0004-console: epoch ms of the last manifest GET (throttled), and platforms as JSON. */
     last_pulled_at: ColumnType<number | null, number | null | undefined, number | null>;
     platforms: ColumnType<string | null, string | null | undefined, string | null>;
+    /** 0011: manifest GETs counted so far (written in batches, see audit-log.ts). */
+    pull_count: ColumnType<number, number | undefined, number>;
   };
   manifest_references: { repository: string; parent: string; child: string; kind: 'blob' | 'manifest' };
   tags: { repository: string; name: string; digest: string; updated_at: number };

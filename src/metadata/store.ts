@@ -9,6 +9,7 @@ import { repositoryStore, type RepositoryStore } from './repositories.js';
 import { tagStore, type TagStore } from './tags.js';
 import { uploadStore, type UploadStore } from './uploads.js';
 import { auditStore, type AuditStore } from './audit.js';
+import type { BackgroundWriter } from './background-writer.js';
 import { authStateStore, type AuthStateStore } from './auth-state.js';
 import { projectStore, type ProjectStore } from './projects.js';
 import { robotStore, type RobotStore } from './robots.js';
@@ -56,7 +57,8 @@ export interface MetadataStore {
   ping(): Promise<void>;
 }
 
-export function metadataStore(db: Db): MetadataStore {
+/** `writer` runs the audit log's batches (pull counts included); default: inline on `db`. */
+export function metadataStore(db: Db, writer?: BackgroundWriter): MetadataStore {
   return {
     repositories: repositoryStore(db),
     blobs: blobStore(db),
@@ -68,7 +70,7 @@ export function metadataStore(db: Db): MetadataStore {
     projects: projectStore(db),
     robots: robotStore(db),
     sessions: sessionStore(db),
-    audit: auditStore(db),
+    audit: auditStore(db, writer),
     authState: authStateStore(db),
     browse: browseStore(db),
     leases: leaseStore(db),
@@ -81,7 +83,7 @@ export function metadataStore(db: Db): MetadataStore {
     transaction(work) {
       // Already inside one: join it (Kysely has no nested transactions).
       if (db.isTransaction) return work(this);
-      return db.transaction().execute((trx) => work(metadataStore(trx)));
+      return db.transaction().execute((trx) => work(metadataStore(trx, writer)));
     },
     async ping() {
       // SQLite: take and drop the write lock, so a file another process holds counts as down

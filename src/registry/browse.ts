@@ -25,6 +25,7 @@ export interface TagView {
   platforms: PlatformView[];
   pushedAt: number;
   lastPulledAt: number | null;
+  pullCount: number;
 }
 
 export interface LayerView {
@@ -86,6 +87,7 @@ export interface ImageView {
   tags: string[];
   pushedAt: number;
   lastPulledAt: number | null;
+  pullCount: number;
   layers: LayerView[];
   config: ConfigView | null;
   configMediaType: string | null;
@@ -115,6 +117,8 @@ export interface BrowserDeps {
   browse: BrowseStore;
   manifests: ManifestStore;
   repositories: RepositoryStore;
+  /** Writes the pulls counted in memory so far, so the figures read next include them. */
+  settlePulls?: () => Promise<void>;
 }
 
 const CONFIG_MAX_BYTES = 4 << 20;
@@ -236,6 +240,7 @@ export function createBrowser(deps: BrowserDeps): Browser {
     repositories: (query) => browse.repositories(query),
 
     async tags(repository, options) {
+      await deps.settlePulls?.();
       const page = await browse.tags(repository, options);
       if (page.total === 0 && options.offset === 0 && !options.search) {
         if (!(await deps.repositories.exists(repository))) throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: repository } });
@@ -250,6 +255,7 @@ export function createBrowser(deps: BrowserDeps): Browser {
           platforms: await platformsOf(repository, t.digest, t.platforms),
           pushedAt: t.updatedAt,
           lastPulledAt: t.lastPulledAt,
+          pullCount: t.pullCount,
         })),
       );
       return { items, total: page.total };
@@ -258,6 +264,7 @@ export function createBrowser(deps: BrowserDeps): Browser {
     async image(repository, reference) {
       const manifest = await registry.getManifest(repository, reference);
       const record = await deps.manifests.get(repository, manifest.digest);
+      await deps.settlePulls?.();
       const extras = await browse.manifestExtras(repository, manifest.digest);
       const body = parseJson(manifest.bytes);
       const kind = manifestKind(manifest.mediaType) ?? 'other';
@@ -328,6 +335,7 @@ export function createBrowser(deps: BrowserDeps): Browser {
         tags: await browse.tagsOf(repository, manifest.digest),
         pushedAt: record?.createdAt ?? 0,
         lastPulledAt: extras?.lastPulledAt ?? null,
+        pullCount: extras?.pullCount ?? 0,
         layers,
         config,
         configMediaType,

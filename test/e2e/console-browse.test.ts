@@ -121,6 +121,21 @@ test('console: browse, inspect, copy, delete, usage (auth mode none)', { skip: b
   const browser = await launchBrowser(t, srv.url);
   const page = await browser.newPage();
 
+  await t.test('pull counts: the repository page and the audit log (one row, its count)', async () => {
+    for (let i = 0; i < 2; i++) assert.equal((await get(`${srv.url}/v2/other/tool/manifests/1.0`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).status, 200);
+    const image = (await get(`${srv.url}/api/v1/repositories/other/tool/-/manifests/1.0`)).json() as { pullCount: number };
+    assert.ok(image.pullCount >= 3, `skopeo's pull and two GETs: ${image.pullCount}`);
+    await page.goto(`${srv.url}/repositories/other/tool`);
+    const row = page.locator('tr[data-tag="1.0"]');
+    await row.waitFor();
+    assert.equal((await row.locator('td').allTextContents())[5], String(image.pullCount), 'the Pulls column');
+    await page.goto(`${srv.url}/audit?action=pull`);
+    await page.locator('table.audit tbody tr', { hasText: 'other/tool' }).waitFor();
+    const text = await page.locator('table.audit tbody tr', { hasText: 'other/tool' }).innerText();
+    assert.match(text, new RegExp(`pull ×${image.pullCount}`), text);
+    assert.match(text, /anonymous/);
+  });
+
   await t.test('repositories: list, search, sort', async () => {
     await page.goto(`${srv.url}/`);
     await page.getByRole('link', { name: 'team/app' }).waitFor();

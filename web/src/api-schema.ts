@@ -1664,15 +1664,25 @@ export interface components {
         AuditEvent: {
             action: string;
             actor: string;
+            /** @description pulls this row stands for (one manifest, reference and identity within one hour); 1 for other events */
+            count: number;
             /** @description what else the event recorded (JSON), or null */
             detail: unknown;
             digest: string | null;
+            /**
+             * Format: date-time
+             * @description for a row of several pulls (count > 1 possible), the first one; else null
+             */
+            firstTime: string | null;
             project: string | null;
             reference: string | null;
             repository: string | null;
             result: string;
             source: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description when it happened; for a row of several pulls, the last one
+             */
             time: string;
         };
         /** @description the registry's error envelope, on every error */
@@ -1714,6 +1724,8 @@ export interface components {
             manifestSize: number;
             mediaType: string;
             platforms: components["schemas"]["Platform"][];
+            /** @description manifest GETs so far (other instances' within seconds) */
+            pullCount: number;
             /** @description milliseconds since the epoch */
             pushedAt: number;
             referrers: {
@@ -1811,6 +1823,8 @@ export interface components {
             mediaType: string;
             name: string;
             platforms: components["schemas"]["Platform"][];
+            /** @description manifest GETs so far (other instances' within seconds) */
+            pullCount: number;
             /** @description milliseconds since the epoch */
             pushedAt: number;
             /** @description compressed bytes: config and layers (an index: its children) */

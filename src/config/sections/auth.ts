@@ -38,6 +38,10 @@ export const authSchema = z
     token: tokenSchema.prefault({}),
     loginRateLimit: loginRateLimitSchema.prefault({}),
     auditRetentionDays: integer(1).default(90).meta({ description: 'audit events older than this are deleted' }),
+    auditPulls: z
+      .enum(['hourly', 'each'])
+      .default('hourly')
+      .meta({ description: 'hourly: one audit row per manifest, reference, identity and hour, with a count; each: one row per pull' }),
     anonymousPull: z.boolean().default(false).meta({ description: 'allow pulls without credentials' }),
   })
   .strict();

@@ -72,6 +72,8 @@ export function auditRoutes(app: FastifyInstance, { auth, callers }: ApiContext)
         total: result.total,
         events: result.events.map((e) => ({
           time: new Date(e.time).toISOString(),
+          firstTime: e.first_time === null ? null : new Date(e.first_time).toISOString(),
+          count: e.count,
           actor: e.actor,
           source: e.source,
           action: e.action,

@@ -53,9 +53,11 @@ const sharedSchemas = {
   },
   AuditEvent: {
     type: 'object',
-    required: ['time', 'actor', 'source', 'action', 'project', 'repository', 'reference', 'digest', 'result', 'detail'],
+    required: ['time', 'firstTime', 'count', 'actor', 'source', 'action', 'project', 'repository', 'reference', 'digest', 'result', 'detail'],
     properties: {
-      time,
+      time: { ...time, description: 'when it happened; for a row of several pulls, the last one' },
+      firstTime: { type: ['string', 'null'], format: 'date-time', description: 'for a row of several pulls (count > 1 possible), the first one; else null' },
+      count: { ...integer, description: 'pulls this row stands for (one manifest, reference and identity within one hour); 1 for other events' },
       actor: string,
       source: nullableString,
       action: string,
@@ -79,7 +81,7 @@ const sharedSchemas = {
   },
   Tag: {
     type: 'object',
-    required: ['name', 'digest', 'mediaType', 'artifactType', 'size', 'platforms', 'pushedAt', 'lastPulledAt'],
+    required: ['name', 'digest', 'mediaType', 'artifactType', 'size', 'platforms', 'pushedAt', 'lastPulledAt', 'pullCount'],
     properties: {
       name: string,
       digest: string,
@@ -89,6 +91,7 @@ const sharedSchemas = {
       platforms: { type: 'array', items: { $ref: 'Platform#' } },
       pushedAt: epochMs,
       lastPulledAt: nullableEpochMs,
+      pullCount: { ...integer, description: 'manifest GETs so far (other instances\' within seconds)' },
     },
   },
   Layer: { type: 'object', required: ['digest', 'mediaType', 'size'], properties: { digest: string, mediaType: string, size: integer, createdBy: string } },
@@ -117,7 +120,7 @@ const sharedSchemas = {
     type: 'object',
     required: [
       'repository', 'digest', 'mediaType', 'kind', 'manifestSize', 'size', 'artifactType', 'annotations', 'subject', 'tags',
-      'pushedAt', 'lastPulledAt', 'layers', 'config', 'configMediaType', 'manifests', 'platforms', 'referrers',
+      'pushedAt', 'lastPulledAt', 'pullCount', 'layers', 'config', 'configMediaType', 'manifests', 'platforms', 'referrers',
     ],
     properties: {
       repository: string,
@@ -132,6 +135,7 @@ const sharedSchemas = {
       tags: strings,
       pushedAt: epochMs,
       lastPulledAt: nullableEpochMs,
+      pullCount: { ...integer, description: 'manifest GETs so far (other instances\' within seconds)' },
       layers: { type: 'array', items: { $ref: 'Layer#' } },
       config: { anyOf: [{ $ref: 'ImageConfig#' }, { type: 'null' }] },
       configMediaType: nullableString,

@@ -85,11 +85,20 @@ export function v2Access(auth: AuthServices, options: { publicUrl?: string | und
       // Blob transfers are the parts of a manifest's push or pull: the manifest is the event.
       const isManifest = event.reference !== undefined || event.mediaType !== undefined;
       if (event.action === 'mount' || ((event.action === 'pull' || event.action === 'push') && !isManifest)) return;
-      void (async () => {
-        const resolved = mode === 'none' ? undefined : await resolve(request).catch(() => undefined);
+      const audit = (resolved: Resolved | undefined) => {
         const detail = { ...(resolved?.principal.kind === 'robot' ? { robot: true } : {}), ...(event.mirror ? { mirror: event.mirror } : {}) };
-        auditRegistryEvent(auth.audit, request, resolved?.principal.name ?? '', event, Object.keys(detail).length > 0 ? detail : undefined);
-      })();
+        const extra = Object.keys(detail).length > 0 ? detail : undefined;
+        const actor = resolved?.principal.name || 'anonymous';
+        // Pulls are counted (per manifest, identity and hour), not logged one row each.
+        if (event.action === 'pull' && event.digest !== undefined) {
+          const { repository, digest } = event;
+          auth.audit.recordPull({ actor, source: sourceOf(request), project: projectOf(repository), repository, reference: event.reference ?? digest, digest, detail: extra });
+        } else {
+          auditRegistryEvent(auth.audit, request, resolved?.principal.name ?? '', event, extra);
+        }
+      };
+      if (mode === 'none') audit(undefined);
+      else void resolve(request).then(audit, () => audit(undefined));
     },
   };
 }

@@ -5,6 +5,7 @@ import { authTables } from './0002-auth.js';
 import { consoleColumns } from './0004-console.js';
 import { leaseTable } from './0005-leases.js';
 import { deliveryTables } from './0007-delivery.js';
+import { pullCountColumns } from './0011-pull-counts.js';
 
 /**
  * Versioned migrations, run at start in name order. Append new ones (one file each, next
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '0004-console': consoleColumns,
   '0005-leases': leaseTable,
   '0007-delivery': deliveryTables,
+  '0011-pull-counts': pullCountColumns,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

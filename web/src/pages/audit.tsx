@@ -97,9 +97,12 @@ export function AuditPage() {
               <tbody>
                 {events.data.items.map((e, i) => (
                   <tr key={`${e.time}-${i}`}>
-                    <td className="nowrap">{formatTime(e.time)}</td>
+                    <td className="nowrap">
+                      {e.firstTime && e.firstTime !== e.time ? `${formatTime(e.firstTime)} – ` : ''}
+                      {formatTime(e.time)}
+                    </td>
                     <td>{e.actor}</td>
-                    <td>{e.action}</td>
+                    <td>{e.count > 1 ? `${e.action} ×${e.count}` : e.action}</td>
                     <td className="break">
                       {e.repository ?? e.project ?? ''}
                       {e.reference ? `:${e.reference}` : ''}

@@ -72,6 +72,7 @@ export function ImagePage({ name, reference }: { name: string; reference: string
                 ['Created', formatTime(data.config?.created)],
                 ['Pushed', formatAge(data.pushedAt)],
                 ['Last pulled', formatAge(data.lastPulledAt)],
+                ['Pulls', String(data.pullCount)],
                 ...(data.artifactType ? ([['Artifact type', data.artifactType]] as Array<[string, string]>) : []),
                 ...(data.subject
                   ? ([['Subject', <Link to={routes.image(name, data.subject)}><code>{shortDigest(data.subject)}</code></Link>]] as Array<[string, ReactNode]>)

@@ -60,6 +60,7 @@ export function RepositoryPage({ name }: { name: string }) {
                   <th scope="col">Platforms</th>
                   <th scope="col">Pushed</th>
                   <th scope="col">Last pulled</th>
+                  <th scope="col" className="num">Pulls</th>
                   <th scope="col">Pull</th>
                   <th scope="col">
                     <span className="visually-hidden">Actions</span>
@@ -87,6 +88,7 @@ export function RepositoryPage({ name }: { name: string }) {
                       <time dateTime={new Date(t.pushedAt).toISOString()}>{formatAge(t.pushedAt)}</time>
                     </td>
                     <td>{formatAge(t.lastPulledAt)}</td>
+                    <td className="num">{t.pullCount}</td>
                     <td className="nowrap">
                       <CopyButton text={pullByTag(host, name, t.name)} label={`Copy pull command for ${name}:${t.name}`} caption="Copy :tag" />{' '}
                       <CopyButton text={pullByDigest(host, name, t.digest)} label={`Copy pull-by-digest command for ${name}:${t.name}`} caption="Copy @digest" />
@@ -100,7 +102,7 @@ export function RepositoryPage({ name }: { name: string }) {
                 ))}
                 {tags.data.items.length === 0 && (
                   <tr>
-                    <td colSpan={8} className="muted">
+                    <td colSpan={9} className="muted">
                       No tags.
                     </td>
                   </tr>

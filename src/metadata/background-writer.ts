@@ -1,0 +1,147 @@
+import { Worker } from 'node:worker_threads';
+import { CompiledQuery, SqliteAdapter } from 'kysely';
+import type { BackgroundCommand, BackgroundReply, BackgroundRequest, CheckpointResult, CompiledStatement } from './background-protocol.js';
+import type { Db } from './database.js';
+
+export type { CheckpointResult, CompiledStatement } from './background-protocol.js';
+
+/**
+ * Writes that can wait a moment (pull counts, audit events), run where they do not stop the event
+ * loop: with SQLite in a worker thread that has its own connection to the file (its commit and
+ * fsync happen there), with PostgreSQL on the pool as usual.
+ *
+ * The same thread checkpoints the WAL (PASSIVE: it never blocks a reader or writer) soon after
+ * commits. SQLite still checkpoints on the main connection when a commit finds 1000 pages in the
+ * WAL, as before — only that step can make the next write start the WAL over, while writes go on
+ * without a pause — but by then the worker has copied nearly every page and synced the file, so
+ * what remains on the event loop is the last few pages instead of all of them.
+ */
+export interface BackgroundWriter {
+  /** Runs the statements in one transaction: all of them commit, or none. */
+  write(statements: CompiledStatement[]): Promise<void>;
+  /** Checkpoints the WAL now (SQLite's worker only; else resolves undefined). TRUNCATE also empties the file. */
+  checkpoint(mode: 'PASSIVE' | 'TRUNCATE'): Promise<CheckpointResult | undefined>;
+  /** Whether writes run off the event loop (false: inline, on the main connection). */
+  readonly offThread: boolean;
+  close(): Promise<void>;
+}
+
+export interface BackgroundOptions {
+  /** The SQLite file; absent or `:memory:` (or PostgreSQL): inline writes, SQLite's own checkpoints. */
+  sqlitePath?: string | undefined;
+  busyTimeoutMs?: number;
+  /** How often the worker looks for commits to checkpoint while writes go on (default 100 ms; idle: 10×). */
+  checkpointIntervalMs?: number;
+  onCheckpoint?(result: CheckpointResult): void;
+  /** The worker failed: writes continue inline (checkpoints were never only its job). */
+  onError(error: unknown): void;
+}
+
+const STARTUP_TIMEOUT_MS = 30_000;
+
+/** Runs batches on the main connection (PostgreSQL: an async pool; SQLite: the fallback). */
+export function inlineWriter(db: Db): BackgroundWriter {
+  return {
+    offThread: !(db.getExecutor().adapter instanceof SqliteAdapter),
+    async write(statements) {
+      if (statements.length === 0) return;
+      await db.transaction().execute(async (trx) => {
+        for (const s of statements) await trx.executeQuery(CompiledQuery.raw(s.sql, [...s.parameters]));
+      });
+    },
+    async checkpoint() {
+      return undefined;
+    },
+    async close() {},
+  };
+}
+
+export async function startBackgroundWriter(db: Db, options: BackgroundOptions): Promise<BackgroundWriter> {
+  const inline = inlineWriter(db);
+  const path = options.sqlitePath;
+  if (!(db.getExecutor().adapter instanceof SqliteAdapter) || !path || path === ':memory:') return inline;
+
+  const worker = new Worker(new URL('./sqlite-background-worker.js', import.meta.url), {
+    workerData: { path, busyTimeoutMs: options.busyTimeoutMs ?? 2_000, checkpointIntervalMs: options.checkpointIntervalMs ?? 100 },
+    // It only holds a connection and a few statements.
+    resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 },
+  });
+  worker.unref();
+  const pending = new Map<number, { resolve: (reply: BackgroundReply & { ok: true }) => void; reject: (error: Error) => void }>();
+  let nextId = 1;
+  let failed: Error | undefined;
+  let closing = false;
+
+  const fail = (error: Error) => {
+    if (failed) return;
+    failed = error;
+    for (const waiter of pending.values()) waiter.reject(error);
+    pending.clear();
+    if (!closing) options.onError(error);
+  };
+  worker.on('error', fail);
+  worker.on('exit', (code) => fail(new Error(`the SQLite background worker exited (code ${code})`)));
+  worker.on('message', (reply: BackgroundReply) => {
+    if (reply.id === 0) {
+      if (reply.ok && reply.checkpoint) options.onCheckpoint?.(reply.checkpoint);
+      return;
+    }
+    const waiter = pending.get(reply.id);
+    if (!waiter) return;
+    pending.delete(reply.id);
+    if (pending.size === 0 && !closing) worker.unref();
+    if (reply.ok) waiter.resolve(reply);
+    else waiter.reject(Object.assign(new Error(reply.message), reply.code ? { code: reply.code } : {}));
+  });
+
+  const ask = (request: BackgroundCommand): Promise<BackgroundReply & { ok: true }> => {
+    if (failed) return Promise.reject(failed);
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      // Referenced while it owes an answer: a pending write keeps the process alive.
+      worker.ref();
+      worker.postMessage({ ...request, id } satisfies BackgroundRequest);
+    });
+  };
+
+  // The worker opened the file once it answers.
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      ask({ kind: 'checkpoint', mode: 'PASSIVE' }),
+      new Promise((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error('the SQLite background worker did not start')), STARTUP_TIMEOUT_MS);
+      }),
+    ]);
+  } catch (error) {
+    options.onError(error);
+    closing = true;
+    await worker.terminate();
+    return inline;
+  } finally {
+    clearTimeout(timer);
+  }
+
+  return {
+    offThread: true,
+    async write(statements) {
+      if (statements.length === 0) return;
+      if (failed) return inline.write(statements);
+      await ask({ kind: 'write', statements: statements.map((s) => ({ sql: s.sql, parameters: s.parameters })) });
+    },
+    async checkpoint(mode) {
+      if (failed) return undefined;
+      return (await ask({ kind: 'checkpoint', mode })).checkpoint;
+    },
+    async close() {
+      if (closing) return;
+      closing = true;
+      if (failed) return;
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
+      await ask({ kind: 'close' }).catch(() => undefined);
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+      await worker.terminate();
+    },
+  };
+}
