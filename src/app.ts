@@ -21,6 +21,7 @@ import { createEvents, type Events } from './events/create-events.js';
 import { createMetrics, observeRejections, type StoredCounts, type WharfMetrics } from './lib/metrics.js';
 import { startBackgroundWriter, type BackgroundWriter } from './metadata/background-writer.js';
 import { openDatabase, type DatabaseOptions, type Db } from './metadata/database.js';
+import { fastReads, type FastReads } from './metadata/fast-reads.js';
 import { metadataStore, type MetadataStore } from './metadata/store.js';
 import { databaseError } from './metadata/unavailable.js';
 import { mapRejections } from './lib/rejections.js';
@@ -60,6 +61,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
   const dataDirectory = resolve(config.dataDirectory);
   let db: Db | undefined;
   let background: BackgroundWriter | undefined;
+  let reads: FastReads | undefined;
   const metrics = createMetrics({ counts: () => storedCounts(db!) });
   const storage = checkedDriver(createStorage(config), {
     onError: (driver, operation, error) => {
@@ -80,14 +82,17 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
       onCheckpoint: (result) => metrics.database.checkpointed(result.seconds),
       onError: (error) => logger.error({ err: error }, 'database background writer failed; writing inline'),
     });
+    // The hot path's reads: compiled once, on a connection of their own with SQLite.
+    reads = fastReads(db, options.driver === 'sqlite' ? { sqlitePath: options.path, busyTimeoutMs: options.busyTimeoutMs, observe: metrics.database.observe } : {});
   } catch (error) {
+    await background?.close();
     await db?.destroy();
     await storage.close();
     throw error;
   }
   // A database that is down or locked answers BackendError (503 UNAVAILABLE), never a 500.
   const metadata = observeRejections(
-    mapRejections(metadataStore(db, background), (_operation, error) => databaseError(error)),
+    mapRejections(metadataStore(db, background, reads), (_operation, error) => databaseError(error)),
     (operation) => metrics.databaseErrors.inc({ operation }),
     // A domain or storage error thrown inside a transaction is not the database's failure.
     (error) => !(error instanceof RegistryError || error instanceof BackendError || error instanceof StorageNotFoundError),
@@ -208,6 +213,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
         await uploadPurge.stop();
         await events.close();
         await background?.close();
+        reads?.close();
         metrics.stop();
         await db!.destroy();
         await storage.close();

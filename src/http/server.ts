@@ -6,6 +6,7 @@ import { RegistryError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
 import { openAccess, type V2Access } from './access.js';
 import { answerClientError, ociErrorHandler } from './error-envelope.js';
+import { lazyChildLogger, writes } from './lazy-logger.js';
 import { requestEnd } from './metrics.js';
 import type { V2Options } from './v2/context.js';
 import { v2Plugin } from './v2/plugin.js';
@@ -40,6 +41,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyChildLogger,
     exposeHeadRoutes: false,
     trustProxy: options.trustProxy,
     requestTimeout: options.requestTimeoutMs,
@@ -99,7 +101,7 @@ function rootError(error: unknown, request: FastifyRequest, reply: FastifyReply)
  */
 function logEnd(request: FastifyRequest, reply: FastifyReply, accessLog: boolean): void {
   const { aborted, bytesIn, bytesOut } = requestEnd(request, reply);
-  if (!aborted && !accessLog) return;
+  if ((!aborted && !accessLog) || !writes(request.log, 'info')) return;
   request.log.info(
     {
       method: request.method,

@@ -1,4 +1,5 @@
 import type { Db } from './database.js';
+import { fastReads, type FastReads } from './fast-reads.js';
 import { sizesInRepository } from './digest-sizes.js';
 
 export interface BlobRecord {
@@ -19,7 +20,16 @@ export interface BlobStore {
   sizesInRepository(repository: string, digests: readonly string[]): Promise<Map<string, number>>;
 }
 
-export function blobStore(db: Db): BlobStore {
+/** `reads`: the hot reads' fast path (outside transactions; see fast-reads.ts). */
+export function blobStore(db: Db, reads: FastReads = fastReads(db)): BlobStore {
+  const linked = reads.prepare(() =>
+    db
+      .selectFrom('repository_blobs as rb')
+      .innerJoin('blobs as b', 'b.digest', 'rb.digest')
+      .select(['b.digest', 'b.size'])
+      .where('rb.repository', '=', '')
+      .where('rb.digest', '=', ''),
+  );
   return {
     async add({ digest, size }, now) {
       await db.insertInto('blobs').values({ digest, size, created_at: now }).onConflict((c) => c.column('digest').doNothing()).execute();
@@ -38,15 +48,7 @@ export function blobStore(db: Db): BlobStore {
       const result = await db.deleteFrom('repository_blobs').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
       return Number(result.numDeletedRows) > 0;
     },
-    async findInRepository(repository, digest) {
-      return db
-        .selectFrom('repository_blobs as rb')
-        .innerJoin('blobs as b', 'b.digest', 'rb.digest')
-        .select(['b.digest', 'b.size'])
-        .where('rb.repository', '=', repository)
-        .where('rb.digest', '=', digest)
-        .executeTakeFirst();
-    },
+    findInRepository: (repository, digest) => linked.first([repository, digest]),
     sizesInRepository: (repository, digests) => sizesInRepository(db, 'blob', repository, digests),
   };
 }

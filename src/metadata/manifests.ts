@@ -1,6 +1,7 @@
 import type { ParsedManifest } from '../oci/manifest.js';
 import { referrerArtifactType } from '../oci/manifest.js';
 import type { Db } from './database.js';
+import { fastReads, type FastReads } from './fast-reads.js';
 import type { Database } from './schema.js';
 import { sizesInRepository } from './digest-sizes.js';
 
@@ -45,6 +46,8 @@ export interface ManifestStore {
   /** Inserts the manifest and what it references (idempotent for the same digest). */
   add(entry: { record: ManifestRecord; references: ManifestReference[] }): Promise<void>;
   get(repository: string, digest: string): Promise<ManifestRecord | undefined>;
+  /** What a manifest GET or HEAD needs, by tag or by digest, in one query. */
+  describe(repository: string, reference: { tag: string } | { digest: string }): Promise<{ digest: string; mediaType: string; size: number } | undefined>;
   /** The size of each of `digests` that is a manifest of `repository` (the others are absent). */
   sizes(repository: string, digests: readonly string[]): Promise<Map<string, number>>;
   /** Removes the manifest and its outgoing references; false when it did not exist. */
@@ -77,7 +80,18 @@ export const toManifestRecord = (row: Row): ManifestRecord => ({
   createdAt: Number(row.created_at),
 });
 
-export function manifestStore(db: Db): ManifestStore {
+/** `reads`: the hot reads' fast path (outside transactions; see fast-reads.ts). */
+export function manifestStore(db: Db, reads: FastReads = fastReads(db)): ManifestStore {
+  const byTag = reads.prepare(() =>
+    db
+      .selectFrom('tags as t')
+      .innerJoin('manifests as m', (j) => j.onRef('m.repository', '=', 't.repository').onRef('m.digest', '=', 't.digest'))
+      .select(['m.digest', 'm.media_type', 'm.size'])
+      .where('t.repository', '=', '')
+      .where('t.name', '=', ''),
+  );
+  const byDigest = reads.prepare(() => db.selectFrom('manifests').select(['digest', 'media_type', 'size']).where('repository', '=', '').where('digest', '=', ''));
+  const one = reads.prepare(() => db.selectFrom('manifests').select(columns).where('repository', '=', '').where('digest', '=', ''));
   return {
     async add({ record, references }) {
       const inserted = await db
@@ -107,8 +121,12 @@ export function manifestStore(db: Db): ManifestStore {
       }
     },
     async get(repository, digest) {
-      const row = await db.selectFrom('manifests').select(columns).where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
+      const row = await one.first([repository, digest]);
       return row ? toManifestRecord(row) : undefined;
+    },
+    async describe(repository, reference) {
+      const row = 'tag' in reference ? await byTag.first([repository, reference.tag]) : await byDigest.first([repository, reference.digest]);
+      return row ? { digest: row.digest, mediaType: row.media_type, size: Number(row.size) } : undefined;
     },
     sizes: (repository, digests) => sizesInRepository(db, 'manifest', repository, digests),
     async remove(repository, digest) {

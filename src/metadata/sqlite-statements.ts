@@ -12,10 +12,13 @@ const CACHE_SIZE = 256;
 const CACHE_MAX_SQL = 2048;
 
 /**
- * better-sqlite3 as Kysely's SqliteDatabase, with two changes. Prepared statements are reused:
+ * better-sqlite3 as Kysely's SqliteDatabase, with three changes. Prepared statements are reused:
  * Kysely prepares every query anew, so SQLite parsed and planned the same few dozen statements
- * on every request. And every call is timed for `observe`: better-sqlite3 is synchronous, so this
- * is exactly the time the event loop stood still.
+ * on every request. Every call is timed for `observe`: better-sqlite3 is synchronous, so this is
+ * exactly the time the event loop stood still. And Kysely's `begin` becomes `begin immediate`: a
+ * deferred transaction that reads, then writes after another connection (the background writer,
+ * another worker process) committed, fails at once with SQLITE_BUSY (its snapshot is stale and
+ * the busy timeout does not apply); an immediate one takes the write lock first, waiting for it.
  */
 export function observedSqlite(connection: SQLite.Database, observe: StatementObserver = () => undefined): SqliteDatabase {
   const cache = new Map<string, SqliteStatement>();
@@ -51,7 +54,7 @@ export function observedSqlite(connection: SQLite.Database, observe: StatementOb
     prepare(sql) {
       const hit = cache.get(sql);
       if (hit) return hit;
-      const statement = wrap(sql, connection.prepare(sql));
+      const statement = wrap(sql, connection.prepare(sql === 'begin' ? 'begin immediate' : sql));
       if (sql.length <= CACHE_MAX_SQL) {
         if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
         cache.set(sql, statement);

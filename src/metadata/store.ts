@@ -10,6 +10,7 @@ import { tagStore, type TagStore } from './tags.js';
 import { uploadStore, type UploadStore } from './uploads.js';
 import { auditStore, type AuditStore } from './audit.js';
 import type { BackgroundWriter } from './background-writer.js';
+import type { FastReads } from './fast-reads.js';
 import { authStateStore, type AuthStateStore } from './auth-state.js';
 import { projectStore, type ProjectStore } from './projects.js';
 import { robotStore, type RobotStore } from './robots.js';
@@ -57,13 +58,16 @@ export interface MetadataStore {
   ping(): Promise<void>;
 }
 
-/** `writer` runs the audit log's batches (pull counts included); default: inline on `db`. */
-export function metadataStore(db: Db, writer?: BackgroundWriter): MetadataStore {
+/**
+ * `writer` runs the audit log's batches (pull counts included); default: inline on `db`. `reads`
+ * serves the hot reads outside transactions (fast-reads.ts); default: through `db`.
+ */
+export function metadataStore(db: Db, writer?: BackgroundWriter, reads?: FastReads): MetadataStore {
   return {
     repositories: repositoryStore(db),
-    blobs: blobStore(db),
-    manifests: manifestStore(db),
-    tags: tagStore(db),
+    blobs: blobStore(db, reads),
+    manifests: manifestStore(db, reads),
+    tags: tagStore(db, reads),
     uploads: uploadStore(db),
     mirrorCache: mirrorCacheStore(db),
     users: userStore(db),

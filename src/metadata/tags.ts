@@ -1,4 +1,5 @@
 import type { Db } from './database.js';
+import { fastReads, type FastReads } from './fast-reads.js';
 
 export interface TagStore {
   /** Points `name` at `digest`, creating or moving the tag. */
@@ -13,7 +14,9 @@ export interface TagStore {
   list(repository: string, options: { last?: string; limit: number }): Promise<string[]>;
 }
 
-export function tagStore(db: Db): TagStore {
+/** `reads`: the hot reads' fast path (outside transactions; see fast-reads.ts). */
+export function tagStore(db: Db, reads: FastReads = fastReads(db)): TagStore {
+  const digestOf = reads.prepare(() => db.selectFrom('tags').select('digest').where('repository', '=', '').where('name', '=', ''));
   return {
     async set(repository, name, digest, now) {
       await db
@@ -28,8 +31,7 @@ export function tagStore(db: Db): TagStore {
       return row.digest;
     },
     async resolve(repository, name) {
-      const row = await db.selectFrom('tags').select('digest').where('repository', '=', repository).where('name', '=', name).executeTakeFirst();
-      return row?.digest;
+      return (await digestOf.first([repository, name]))?.digest;
     },
     async remove(repository, name) {
       const result = await db.deleteFrom('tags').where('repository', '=', repository).where('name', '=', name).executeTakeFirst();

@@ -21,10 +21,8 @@ export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManife
 
   async function resolve(repository: string, reference: string, accept?: Set<string>): Promise<ManifestInfo> {
     const byDigest = looksLikeDigest(reference);
-    let digest: string | undefined;
-    if (byDigest) digest = parseDigest(reference).value;
-    else digest = await metadata.tags.resolve(repository, parseTag(reference));
-    const record = digest ? await metadata.manifests.get(repository, digest) : undefined;
+    // Tags are read from the database on every request: a tag moved by another instance is seen at once.
+    const record = await metadata.manifests.describe(repository, byDigest ? { digest: parseDigest(reference).value } : { tag: parseTag(reference) });
     if (!record) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name: repository, reference } });
     // A digest names exact bytes; only a tag is negotiated against Accept.
     if (!byDigest && accept && !acceptsMediaType(accept, record.mediaType)) {
