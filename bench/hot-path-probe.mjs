@@ -11,6 +11,7 @@
 //
 // Usage: node bench/hot-path-probe.mjs [--phases manifest-get,manifest-put,push-mono,push-chunked]
 //          [--requests 20000] [--concurrency 64] [--manifests 1000] [--push-mib 512] [--json FILE]
+//          [--config 'extra yaml, \\n for newlines'] [--node-args='--cpu-prof --cpu-prof-dir=/tmp/prof']
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -29,6 +30,7 @@ const { values: args } = parseArgs({
     'push-mib': { type: 'string', default: '512' },
     json: { type: 'string' },
     config: { type: 'string', default: '' },
+    'node-args': { type: 'string', default: '' },
   },
 });
 const MiB = 1 << 20;
@@ -40,7 +42,7 @@ const work = mkdtempSync(join(tmpdir(), 'wharf-probe-'));
 const CLK_TCK = 100;
 
 // ---------------------------------------------------------------- the server
-const wharf = await startWharf({ work, extraYaml: args.config.replace(/\\n/g, '\n'), nodeArgs: ['--trace-gc-nvp'] });
+const wharf = await startWharf({ work, extraYaml: args.config.replace(/\\n/g, '\n'), nodeArgs: ['--trace-gc-nvp', ...args['node-args'].split(' ').filter(Boolean)] });
 const server = wharf.process;
 const url = wharf.url;
 const agent = new http.Agent({ keepAlive: true, maxSockets: Math.max(concurrency, 16) });
@@ -94,7 +96,7 @@ const metricsSnapshot = async () => {
   };
 };
 const perfAvailable = spawnSync('perf', ['--version']).status === 0;
-const PERF_EVENTS = ['task-clock', 'page-faults', 'context-switches', 'syscalls:sys_enter_fsync', 'syscalls:sys_enter_fdatasync', 'syscalls:sys_enter_write', 'syscalls:sys_enter_pwrite64', 'syscalls:sys_enter_writev'];
+const PERF_EVENTS = ['task-clock', 'page-faults', 'context-switches', 'syscalls:sys_enter_fsync', 'syscalls:sys_enter_fdatasync', 'syscalls:sys_enter_write', 'syscalls:sys_enter_pwrite64', 'syscalls:sys_enter_writev', 'syscalls:sys_enter_pwritev'];
 function startPerf() {
   if (!perfAvailable) return undefined;
   const child = spawn('perf', ['stat', '-x', ',', '-e', PERF_EVENTS.join(','), '-p', String(server.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -135,7 +137,7 @@ async function measure(name, units, unitName, fn) {
     ratePerSecond: Math.round(units / seconds),
     serverCpuMsPerUnit: per(after.cpuMs - before.cpuMs),
     fsyncsPerUnit: per((counts.fsync ?? 0) + (counts.fdatasync ?? 0)),
-    writeCallsPerUnit: per((counts.write ?? 0) + (counts.pwrite64 ?? 0) + (counts.writev ?? 0)),
+    writeCallsPerUnit: per((counts.write ?? 0) + (counts.pwrite64 ?? 0) + (counts.writev ?? 0) + (counts.pwritev ?? 0)),
     pageFaultsPerUnit: per(counts['page-faults'] ?? NaN),
     scavenges: gc.scavenges,
     markCompacts: gc.markCompacts,

@@ -86,3 +86,51 @@ export async function drain(stream: Readable): Promise<void> {
     // discard
   }
 }
+
+/**
+ * The chunks of `stream` one by one, as they arrived, with backpressure (at most `queued`
+ * waiting). Unlike `for await (… of stream)`, whose `read()` joins whatever is buffered into one
+ * new Buffer (an extra copy of every byte of a blob, in fresh memory), this never copies. Ends
+ * with the stream's error, or a premature-close error; never destroys the stream.
+ */
+export async function* chunksOf(stream: Readable, queued = 4): AsyncGenerator<Buffer> {
+  const queue: Buffer[] = [];
+  let done = false;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const resolve = wake;
+    wake = undefined;
+    resolve?.();
+  };
+  const onData = (chunk: Buffer) => {
+    queue.push(chunk);
+    if (queue.length >= queued) stream.pause();
+    notify();
+  };
+  stream.on('data', onData);
+  stream.resume();
+  // Its listeners stay after the loop: a late 'error' with no listener would crash the process.
+  finished(stream, { writable: false }, (error) => {
+    if (error) failure = error;
+    done = true;
+    notify();
+  });
+  try {
+    for (;;) {
+      const chunk = queue.shift();
+      if (chunk) {
+        if (queue.length < queued && stream.isPaused() && !done) stream.resume();
+        yield chunk;
+        continue;
+      }
+      if (failure !== undefined) throw failure;
+      if (done) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    stream.off('data', onData);
+    // Stopped early (the consumer failed): leave it paused for its owner to drain or discard.
+    if (!done) stream.pause();
+  }
+}

@@ -1,6 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { BufferPool } from '../lib/buffer-pool.js';
+import { chunksOf } from '../lib/streams.js';
 import { UploadLengthError } from './driver.js';
 
 /**
@@ -16,26 +16,25 @@ export const WRITE_SIZE = 64 << 10;
 /** Writes issued at once: the thread pool keeps writing while the event loop hashes and parses. */
 const WRITE_DEPTH = 4;
 
-/** Enough buffers for a few concurrent uploads without allocating. */
-export const writeBufferPool = (): BufferPool => new BufferPool(WRITE_SIZE, WRITE_DEPTH * 8);
+/**
+ * Writes a body's first piece (its buffers, in order) instead of a positional write, and resolves
+ * once it is written; the other writes wait for it. The filesystem driver claims an upload's
+ * offset this way.
+ */
+export type FirstWrite = (buffers: Buffer[]) => Promise<void>;
 
 /**
- * Writes a body's first buffer instead of a positional write, and resolves once it is written;
- * the other writes wait for it. The filesystem driver claims an upload's offset this way.
+ * Writes `body` into `handle` from `start` on; resolves to the number of bytes written. The
+ * network's chunks are written as they are, gathered by writev(2) into WRITE_SIZE pieces (a chunk
+ * that straddles a boundary is split, not copied), up to WRITE_DEPTH pieces in flight at explicit
+ * positions (no O_APPEND, whose order the thread pool would not keep). When a write fails, the
+ * file is cut back to `start`, so it never keeps a hole; so it is when the body fails with
+ * `UploadLengthError` (a refused chunk keeps nothing). When the body fails otherwise, what was
+ * written is a contiguous prefix and stays.
  */
-export type FirstWrite = (buffer: Buffer, length: number) => Promise<void>;
-
-/**
- * Writes `body` into `handle` from `start` on; resolves to the number of bytes written. Network
- * chunks are gathered into pooled WRITE_SIZE buffers, up to WRITE_DEPTH of them in flight at
- * explicit positions (no O_APPEND, whose order the thread pool would not keep). When a write
- * fails, the file is cut back to `start`, so it never keeps a hole; so it is when the body fails
- * with `UploadLengthError` (a refused chunk keeps nothing). When the body fails otherwise, what
- * was written is a contiguous prefix and stays.
- */
-export async function writeBody(handle: FileHandle, start: number, body: Readable, pool: BufferPool, firstWrite?: FirstWrite): Promise<number> {
+export async function writeBody(handle: FileHandle, start: number, body: Readable, firstWrite?: FirstWrite): Promise<number> {
   const inFlight: Promise<void>[] = [];
-  let buffer = pool.take();
+  let piece: Buffer[] = [];
   let filled = 0;
   let position = start;
   let writeFailed = false;
@@ -43,39 +42,36 @@ export async function writeBody(handle: FileHandle, start: number, body: Readabl
   let claimed = false;
 
   const issue = async () => {
-    const full = buffer;
+    const buffers = piece;
+    const length = filled;
+    piece = [];
+    filled = 0;
     if (firstWrite && position === start) {
-      await firstWrite(full, filled);
-      pool.give(full);
+      await firstWrite(buffers);
       claimed = true;
     } else {
       claimed = true;
       if (inFlight.length === WRITE_DEPTH) await inFlight.shift();
-      const write = writeAll(handle, full, filled, position).then(
-        () => pool.give(full),
-        (error: unknown) => {
-          writeFailed = true;
-          throw error;
-        },
-      );
+      const write = writeAllv(handle, buffers, position).catch((error: unknown) => {
+        writeFailed = true;
+        throw error;
+      });
       // Awaited in turn below; marked handled so a failure while another write is awaited is not
       // reported as unhandled.
       write.catch(() => undefined);
       inFlight.push(write);
     }
-    position += filled;
-    buffer = pool.take();
-    filled = 0;
+    position += length;
   };
 
   try {
-    for await (const chunk of body) {
-      const bytes = chunk as Buffer;
-      for (let offset = 0; offset < bytes.length; ) {
-        const copied = bytes.copy(buffer, filled, offset);
-        filled += copied;
-        offset += copied;
-        if (filled === buffer.length) await issue();
+    for await (const chunk of chunksOf(body)) {
+      for (let offset = 0; offset < chunk.length; ) {
+        const take = Math.min(WRITE_SIZE - filled, chunk.length - offset);
+        piece.push(offset === 0 && take === chunk.length ? chunk : chunk.subarray(offset, offset + take));
+        filled += take;
+        offset += take;
+        if (filled === WRITE_SIZE) await issue();
       }
     }
     if (filled > 0) await issue();
@@ -85,15 +81,23 @@ export async function writeBody(handle: FileHandle, start: number, body: Readabl
     await Promise.allSettled(inFlight);
     if (writeFailed || (claimed && error instanceof UploadLengthError)) await handle.truncate(start).catch(() => undefined);
     throw error;
-  } finally {
-    pool.give(buffer);
   }
 }
 
-/** Writes `length` bytes of `buffer` at `position`, or at the file's end for a null position on an O_APPEND handle. */
-export async function writeAll(handle: FileHandle, buffer: Buffer, length: number, position: number | null): Promise<void> {
-  for (let written = 0; written < length; ) {
-    const at = position === null ? null : position + written;
-    written += (await handle.write(buffer, written, length - written, at)).bytesWritten;
+/**
+ * Writes `buffers` in order at `position`, or at the file's end for a null position on an
+ * O_APPEND handle, however many calls that takes.
+ */
+export async function writeAllv(handle: FileHandle, buffers: Buffer[], position: number | null): Promise<void> {
+  let rest = buffers;
+  let at = position;
+  while (rest.length > 0) {
+    let written = (await handle.writev(rest, at ?? undefined)).bytesWritten;
+    if (at !== null) at += written;
+    // Drop what was written; a partly written buffer continues from where it stopped.
+    let i = 0;
+    while (i < rest.length && written >= rest[i]!.length) written -= rest[i++]!.length;
+    rest = rest.slice(i);
+    if (written > 0) rest[0] = rest[0]!.subarray(written);
   }
 }

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { StorageNotFoundError } from '../errors.js';
 import { BufferPool, type ChunkWriter } from '../lib/buffer-pool.js';
 import { makeDirectory, openFile, privateModes, type FileModes } from '../lib/file-modes.js';
-import { writeAll, writeBody, writeBufferPool } from './file-writer.js';
+import { writeAllv, writeBody } from './file-writer.js';
 import { STREAM_HIGH_WATER_MARK } from '../lib/streams.js';
 import { UploadOffsetError, type ByteRange, type ObjectStat, type StorageDriver } from './driver.js';
 
@@ -21,7 +21,6 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
   const uploadData = (id: string) => join(rootDirectory, 'uploads', id, 'data');
   const tmpDirectory = join(rootDirectory, 'tmp');
   const readBuffers = new BufferPool(STREAM_HIGH_WATER_MARK, 16);
-  const writeBuffers = writeBufferPool();
 
   /** Opens a file the store should hold; a missing one is reported as `key` not found. */
   async function openExisting(file: string, flags: 'r' | 'r+', key: string): Promise<FileHandle> {
@@ -83,7 +82,7 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
       try {
         const handle = await openFile(temporary, 'w', modes);
         try {
-          await writeBody(handle, 0, Buffer.isBuffer(body) ? Readable.from([body]) : body, writeBuffers);
+          await writeBody(handle, 0, Buffer.isBuffer(body) ? Readable.from([body]) : body);
           await handle.sync();
         } finally {
           await handle.close();
@@ -123,7 +122,7 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
         if (current !== offset) throw new UploadOffsetError(id, offset, current);
         // No fsync per append: another process reads these bytes from the page cache, and the whole
         // file is fsynced once at commit. After a power loss, the re-hash at commit catches any tear.
-        return offset + (await writeBody(handle, offset, body, writeBuffers, (buffer, length) => claimOffset(file, id, offset, buffer, length, modes)));
+        return offset + (await writeBody(handle, offset, body, (buffers) => claimOffset(file, id, offset, buffers, modes)));
       } finally {
         await handle.close();
       }
@@ -229,11 +228,12 @@ async function pump(handle: FileHandle, start: number, end: number, pool: Buffer
  * append reported and re-hashes instead of trusting its running digest. Without this, two
  * positional appends could interleave into a file whose size matches what one process hashed.
  */
-async function claimOffset(file: string, id: string, offset: number, buffer: Buffer, length: number, modes: FileModes): Promise<void> {
+async function claimOffset(file: string, id: string, offset: number, buffers: Buffer[], modes: FileModes): Promise<void> {
   // 'a' creates the file if an abort removed it meanwhile: never with wider access.
   const handle = await open(file, 'a', modes.file);
+  const length = buffers.reduce((n, b) => n + b.length, 0);
   try {
-    await writeAll(handle, buffer, length, null);
+    await writeAllv(handle, buffers, null);
     const size = (await handle.stat()).size;
     if (size !== offset + length) throw new UploadOffsetError(id, offset + length, size);
   } finally {
