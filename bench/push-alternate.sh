@@ -7,6 +7,9 @@
 # Usage: bash bench/push-alternate.sh [mono|chunked] [ROUNDS]       (default: chunked 4)
 # Environment: WHARF_PORT (15081), REF_PORT (15399), WARM=1 to write and delete a 1 GiB file before
 # every round, so each starts with the same recently freed memory (see docs/benchmarks.md).
+# PULL_LOAD=N: background pull load, the same for both servers: during each push round, wrk pulls
+# a PULL_MIB (default 1) MiB blob from the server being pushed to over N connections (started a
+# second before the push, stopped after it); its requests/s are printed beside the push.
 # Run `npm run build` first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -35,6 +38,19 @@ for port in "$WHARF_PORT" "$REF_PORT"; do
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/v2/" > /dev/null && break; sleep 0.1; done
 done
 
+PULL_LOAD=${PULL_LOAD:-0}
+PULL_MIB=${PULL_MIB:-1}
+PULL_PATH=
+if (( PULL_LOAD > 0 )); then
+  head -c "$((PULL_MIB * 1048576))" /dev/urandom > "$WORK/pull.bin"
+  digest="sha256:$(sha256sum "$WORK/pull.bin" | cut -d' ' -f1)"
+  for port in "$WHARF_PORT" "$REF_PORT"; do
+    curl -sf -X POST -H 'Content-Type: application/octet-stream' --data-binary "@$WORK/pull.bin" \
+      "http://127.0.0.1:$port/v2/bench/pull/blobs/uploads/?digest=$digest" > /dev/null
+  done
+  PULL_PATH="/v2/bench/pull/blobs/$digest"
+fi
+
 cpu_ms() { awk '{ print $14 * 10, $15 * 10 }' "/proc/$1/stat"; } # utime, stime in clock ticks of 10 ms
 
 round() {
@@ -43,10 +59,22 @@ round() {
     dd if=/dev/zero of="$WORK/warm.bin" bs=64k count=16384 status=none
     rm "$WORK/warm.bin"
   fi
+  local wrk_pid= pulls=
+  if [[ -n $PULL_PATH ]]; then
+    wrk -t1 -c"$PULL_LOAD" -d3600s "http://127.0.0.1:$port$PULL_PATH" > "$WORK/wrk.out" 2>&1 &
+    wrk_pid=$!
+    PIDS+=("$wrk_pid")
+    sleep 1
+  fi
   read -r user0 sys0 < <(cpu_ms "$pid")
   result=$(node bench/push-bench.mjs "http://127.0.0.1:$port" "$MODE")
   read -r user1 sys1 < <(cpu_ms "$pid")
-  printf '%-13s %-22s server user %5d ms, kernel %5d ms\n' "$name" "$result" $((user1 - user0)) $((sys1 - sys0))
+  if [[ -n $wrk_pid ]]; then
+    kill -INT "$wrk_pid"
+    wait "$wrk_pid" || true
+    pulls=$(awk '/Requests\/sec/ { printf ", pulls %d/s", $2 }' "$WORK/wrk.out")
+  fi
+  printf '%-13s %-22s server user %5d ms, kernel %5d ms%s\n' "$name" "$result" $((user1 - user0)) $((sys1 - sys0)) "$pulls"
 }
 
 for _ in $(seq "$ROUNDS"); do
