@@ -6,6 +6,7 @@ import { httpSchema } from './sections/http.js';
 import { logSchema } from './sections/log.js';
 import { metricsSchema } from './sections/metrics.js';
 import { mirrorSchema } from './sections/mirror.js';
+import { replicationSchema } from './sections/replication.js';
 import { storageSchema } from './sections/storage.js';
 import { webhooksSchema } from './sections/webhooks.js';
 
@@ -33,6 +34,7 @@ export const wharfConfigSchema = z
     log: logSchema.prefault({}),
     metrics: metricsSchema.prefault({}),
     webhooks: webhooksSchema.prefault({}),
+    replication: replicationSchema.prefault({}),
   })
   .strict();
 

@@ -33,9 +33,9 @@ export interface MirrorCacheStore {
   markTagChecked(repository: string, tag: string, now: number): Promise<void>;
   /** Whether a cached manifest of `repository` references `digest` (the upstream vouched for it). */
   referencedByManifest(repository: string, digest: string): Promise<boolean>;
-  /** Bytes the cache holds, each digest counted once. */
+  /** Bytes the cache holds, each digest counted once; pinned content is not counted. */
   totalBytes(): Promise<number>;
-  /** The least recently pulled entries, oldest first. */
+  /** The least recently pulled entries, oldest first; pinned content is never among them. */
   leastRecentlyPulled(limit: number): Promise<MirrorCacheVictim[]>;
   /**
    * Removes an entry and the registry rows that made it visible in its mirror repository (blob
@@ -46,6 +46,9 @@ export interface MirrorCacheStore {
 }
 
 export function mirrorCacheStore(db: Db): MirrorCacheStore {
+  // Pull rules pin content (replication-content.ts): it is neither counted against the limit
+  // nor ever a candidate, wherever else it is cached too (evicting a copy would free nothing).
+  const pinnedDigests = () => db.selectFrom('replication_pins').select('digest');
   return {
     async record(entry, now) {
       await db
@@ -85,7 +88,12 @@ export function mirrorCacheStore(db: Db): MirrorCacheStore {
       return row !== undefined;
     },
     async totalBytes() {
-      const perDigest = db.selectFrom('mirror_cache').select(['digest', sql<number>`max(size)`.as('size')]).groupBy('digest').as('d');
+      const perDigest = db
+        .selectFrom('mirror_cache')
+        .select(['digest', sql<number>`max(size)`.as('size')])
+        .where('digest', 'not in', pinnedDigests())
+        .groupBy('digest')
+        .as('d');
       const row = await db.selectFrom(perDigest).select(sql<number | string | null>`sum(d.size)`.as('total')).executeTakeFirst();
       return Number(row?.total ?? 0);
     },
@@ -93,6 +101,7 @@ export function mirrorCacheStore(db: Db): MirrorCacheStore {
       const rows = await db
         .selectFrom('mirror_cache')
         .select(['repository', 'digest', 'kind', 'size'])
+        .where('digest', 'not in', pinnedDigests())
         .orderBy('last_pulled_at')
         .orderBy('digest')
         .limit(limit)

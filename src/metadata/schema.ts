@@ -1,6 +1,7 @@
 import type { ColumnType } from 'kysely';
 import type { AuthTables } from './auth-schema.js';
 import type { DeliveryTables } from './delivery-schema.js';
+import type { ReplicationTables } from './replication-schema.js';
 
 /**
  * The metadata tables, shared by SQLite and PostgreSQL. Times are epoch milliseconds; sizes are
@@ -53,4 +54,11 @@ export interface Database {
   project_rules: DeliveryTables['project_rules'];
   lineage_images: DeliveryTables['lineage_images'];
   lineage_prefixes: DeliveryTables['lineage_prefixes'];
+  /** 0012-replication: rules, runs, pins, resumable uploads, trigger queue (see replication-schema.ts). */
+  replication_rules: ReplicationTables['replication_rules'];
+  replication_runs: ReplicationTables['replication_runs'];
+  replication_run_items: ReplicationTables['replication_run_items'];
+  replication_uploads: ReplicationTables['replication_uploads'];
+  replication_pins: ReplicationTables['replication_pins'];
+  replication_queue: ReplicationTables['replication_queue'];
 }

@@ -5,6 +5,9 @@ import { browseStore, type BrowseStore } from './browse.js';
 import { leaseStore, type LeaseStore } from './leases.js';
 import { manifestStore, type ManifestStore } from './manifests.js';
 import { mirrorCacheStore, type MirrorCacheStore } from './mirror-cache.js';
+import { replicationPinStore, replicationUploadStore, type ReplicationPinStore, type ReplicationUploadStore } from './replication-content.js';
+import { replicationRuleStore, type ReplicationRuleStore } from './replication-rules.js';
+import { replicationRunStore, type ReplicationRunStore } from './replication-runs.js';
 import { repositoryStore, type RepositoryStore } from './repositories.js';
 import { tagStore, type TagStore } from './tags.js';
 import { uploadStore, type UploadStore } from './uploads.js';
@@ -52,6 +55,14 @@ export interface MetadataStore {
   readonly projectRules: ProjectRulesStore;
   /** The base-image lineage index. */
   readonly lineage: LineageStore;
+  /** Replication rules and the images triggers queued for them (docs/replication.md). */
+  readonly replicationRules: ReplicationRuleStore;
+  /** Replication runs and their images: the execution log. */
+  readonly replicationRuns: ReplicationRunStore;
+  /** What pull rules keep in the mirror cache (eviction skips it). */
+  readonly replicationPins: ReplicationPinStore;
+  /** Where chunked pushes stand at their targets. */
+  readonly replicationUploads: ReplicationUploadStore;
   /** Runs `work` in one transaction: every write in it commits, or none does. */
   transaction<T>(work: (store: MetadataStore) => Promise<T>): Promise<T>;
   /** Throws when the database cannot answer, or (SQLite) cannot take a write. */
@@ -84,6 +95,10 @@ export function metadataStore(db: Db, writer?: BackgroundWriter, reads?: FastRea
     tagHistory: tagHistoryStore(db),
     projectRules: projectRulesStore(db),
     lineage: lineageStore(db),
+    replicationRules: replicationRuleStore(db),
+    replicationRuns: replicationRunStore(db),
+    replicationPins: replicationPinStore(db),
+    replicationUploads: replicationUploadStore(db),
     transaction(work) {
       // Already inside one: join it (Kysely has no nested transactions).
       if (db.isTransaction) return work(this);

@@ -16,9 +16,18 @@ import type { MirrorRoute } from './routing.js';
 import { SingleFlight } from './single-flight.js';
 import { UpstreamError } from './upstream-error.js';
 
+/** Passes a download's bytes through (a bandwidth limit, a byte count). */
+export type SourceWrap = (source: AsyncIterable<Buffer>) => AsyncIterable<Buffer>;
+
 export interface BlobCache {
   stat(route: MirrorRoute, digest: string): Promise<BlobInfo>;
   read(route: MirrorRoute, digest: string, options: { range?: ByteRange; allowRedirect?: boolean }): Promise<BlobContent>;
+  /**
+   * Makes sure the blob is cached for the route's repository, downloading it (through `wrap`)
+   * unless it is held already; resolves once it is stored and linked. `fetched`: bytes came from
+   * the upstream for this call.
+   */
+  fetch(route: MirrorRoute, digest: string, wrap?: SourceWrap): Promise<{ fetched: boolean; size: number }>;
 }
 
 /** How long a fetch lease lasts unrenewed: how long a crashed instance's fetch holds the others back. */
@@ -118,7 +127,7 @@ export function blobCache(deps: MirrorDeps): BlobCache {
    * This instance's download of `digest` under the fetch lease, or 'cached' when another instance
    * fetched it meanwhile. The lease is held (and renewed) until the blob is stored and linked.
    */
-  async function fetchOnce(route: MirrorRoute, digest: string): Promise<InflightBlob | 'cached'> {
+  async function fetchOnce(route: MirrorRoute, digest: string, wrap?: SourceWrap): Promise<InflightBlob | 'cached'> {
     const lease = `mirror-fetch:${route.upstream.name}:${digest}`;
     const deadline = deps.now() + FETCH_WAIT_MS;
     for (;;) {
@@ -126,7 +135,7 @@ export function blobCache(deps: MirrorDeps): BlobCache {
         const leased = runExclusive(metadata.leases, lease, { holder, ttlMs: FETCH_LEASE_MS, now: deps.now, onRenewError: (error) => deps.log.warn({ err: error, digest }, 'renewing a mirror fetch lease failed') }, async () => {
           // The previous holder may have finished just before this one took the lease.
           if (await storedHere(route, digest)) return resolve('cached');
-          const download = await startDownload(route, digest);
+          const download = await startDownload(route, digest, wrap);
           resolve(download.blob);
           await download.kept;
         });
@@ -135,14 +144,14 @@ export function blobCache(deps: MirrorDeps): BlobCache {
       if (outcome !== 'held') return outcome;
       if (deps.now() >= deadline) {
         deps.log.warn({ upstream: route.upstream.name, digest }, 'waited too long for another instance to fetch a blob, fetching it too');
-        return (await startDownload(route, digest)).blob;
+        return (await startDownload(route, digest, wrap)).blob;
       }
       await sleep(FETCH_POLL_MS);
       if (await storedHere(route, digest)) return 'cached';
     }
   }
 
-  async function startDownload(route: MirrorRoute, digest: string): Promise<Download> {
+  async function startDownload(route: MirrorRoute, digest: string, wrap?: SourceWrap): Promise<Download> {
     const { client } = route.upstream;
     const response = await client.request({ method: 'GET', path: `/v2/${route.upstreamRepository}/blobs/${digest}`, repository: route.upstreamRepository });
     if (response.status === 404) {
@@ -159,7 +168,7 @@ export function blobCache(deps: MirrorDeps): BlobCache {
       size,
       spoolPath: join(deps.spoolDirectory, randomUUID()),
       ...(deps.fileModes ? { modes: deps.fileModes } : {}),
-      source: response.body,
+      source: wrap ? wrap(response.body) : response.body,
       onBytes: (n) => observer.upstreamBytes(client.name, n),
     });
     const routes = new Map([[route.cacheRepository, route]]);
@@ -245,6 +254,28 @@ export function blobCache(deps: MirrorDeps): BlobCache {
         return inner.readBlob(route.cacheRepository, digest, options);
       }
       return { digest, size: blob.size, stream, ...(range ? { range } : {}) };
+    },
+
+    async fetch(route, digest, wrap) {
+      parseDigest(digest);
+      const held = (await cached(route, digest)) ?? (await adopt(route, digest));
+      if (held) return { fetched: false, size: held.size };
+      let entry = inflight.get(flightKey(route, digest));
+      let fetched = false;
+      if (entry) entry.routes.set(route.cacheRepository, route);
+      else {
+        fetched = (await starting.run(flightKey(route, digest), () => fetchOnce(route, digest, wrap))) !== 'cached';
+        entry = inflight.get(flightKey(route, digest));
+        entry?.routes.set(route.cacheRepository, route);
+      }
+      if (entry) {
+        const outcome = await entry.blob.settled;
+        await entry.kept;
+        if (!outcome.ok) throw new UpstreamError('invalid', route.upstream.name, `upstream ${route.upstream.name}: blob ${digest}: ${outcome.error.message}`);
+      }
+      const stored = await cached(route, digest);
+      if (!stored) throw new RegistryError('UNAVAILABLE', `blob ${digest} from upstream ${route.upstream.name} could not be stored`, { detail: { digest } });
+      return { fetched, size: stored.size };
     },
   };
 }

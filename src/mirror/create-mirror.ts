@@ -11,6 +11,7 @@ import { manifestCache } from './manifest-cache.js';
 import { mirrorRegistry } from './mirror-registry.js';
 import { noopMirrorObserver, type MirrorObserver } from './observer.js';
 import { MirrorRouter, type Upstream } from './routing.js';
+import { mirrorSync, type MirrorSync } from './sync.js';
 import { createUpstreamClient } from './upstream-client.js';
 
 export interface UpstreamSettings {
@@ -47,6 +48,8 @@ export interface Mirror {
   registry: Registry;
   /** For the `/v2` `?ns=` hook: the mirror repository that serves `name` of registry `ns`. */
   resolveNamespace(ns: string, name: string): string | undefined;
+  /** The cache as pull rules drive it (src/replication). */
+  sync: MirrorSync;
   /** Resolves when no cache eviction is running. */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -86,10 +89,13 @@ export async function createMirror(options: MirrorOptions): Promise<Mirror> {
     observer: options.observer ?? noopMirrorObserver,
     onCached: () => evictor.schedule(),
   };
-  const registry = mirrorRegistry(deps, router, blobCache(deps), manifestCache(deps));
+  const blobs = blobCache(deps);
+  const manifests = manifestCache(deps);
+  const registry = mirrorRegistry(deps, router, blobs, manifests);
   return {
     registry,
     resolveNamespace: (ns, name) => router.resolveNamespace(ns, name),
+    sync: mirrorSync(deps, router, blobs, manifests),
     idle: () => evictor.idle(),
     async close() {
       await evictor.idle();

@@ -14,7 +14,7 @@ import { SingleFlight } from './single-flight.js';
 import { UpstreamError } from './upstream-error.js';
 
 /** What the mirror asks upstreams for by tag, so the cached tag is the same whoever asked first. */
-const FULL_ACCEPT = [MediaType.ociIndex, MediaType.dockerManifestList, MediaType.ociManifest, MediaType.dockerManifest].join(', ');
+export const FULL_ACCEPT = [MediaType.ociIndex, MediaType.dockerManifestList, MediaType.ociManifest, MediaType.dockerManifest].join(', ');
 
 export interface ManifestCache {
   get(route: MirrorRoute, reference: string, accept: Set<string> | undefined): Promise<ManifestContent>;

@@ -1,5 +1,6 @@
 import type { AuthServices } from '../../auth/create-auth.js';
 import type { WebhookService } from '../../events/webhooks.js';
+import type { ReplicationService } from '../../replication/service.js';
 import type { callerResolver } from './caller.js';
 import { nameParam, ref } from './schemas.js';
 
@@ -13,6 +14,8 @@ export interface ApiContext {
   auth: AuthServices;
   callers: ReturnType<typeof callerResolver>;
   delivery?: DeliveryServices;
+  /** Replication rules and runs, when the composition root provides them. */
+  replication?: ReplicationService;
 }
 
 export const SESSION_SECONDS = 12 * 3600;

@@ -4,7 +4,9 @@ import { ociErrorHandler } from '../error-envelope.js';
 import { auditRoutes } from './audit-routes.js';
 import { callerResolver, checkCsrf } from './caller.js';
 import type { ApiContext, DeliveryServices } from './context.js';
+import type { ReplicationService } from '../../replication/service.js';
 import { projectRoutes } from './project-routes.js';
+import { replicationRoutes } from './replication-routes.js';
 import { sessionRoutes } from './session-routes.js';
 import { userRoutes } from './user-routes.js';
 import { webhookRoutes } from './webhook-routes.js';
@@ -16,7 +18,7 @@ export const API_PREFIX = '/api/v1';
  * (`{"errors":[{"code","message"}]}`), JSON schemas on every route (the OpenAPI document is
  * generated from them: see ./openapi.ts).
  */
-export function apiPlugin(auth: AuthServices, callers = callerResolver(auth), delivery?: DeliveryServices) {
+export function apiPlugin(auth: AuthServices, callers = callerResolver(auth), delivery?: DeliveryServices, replication?: ReplicationService) {
   return async function register(app: FastifyInstance): Promise<void> {
     await app.register(
       async (api) => {
@@ -30,12 +32,13 @@ export function apiPlugin(auth: AuthServices, callers = callerResolver(auth), de
           if (!request.routeOptions.config.public) checkCsrf(request, caller);
         });
 
-        const context: ApiContext = { auth, callers, ...(delivery ? { delivery } : {}) };
+        const context: ApiContext = { auth, callers, ...(delivery ? { delivery } : {}), ...(replication ? { replication } : {}) };
         sessionRoutes(api, context);
         userRoutes(api, context);
         projectRoutes(api, context);
         auditRoutes(api, context);
         if (delivery) webhookRoutes(api, { ...context, delivery });
+        if (replication) replicationRoutes(api, { ...context, replication });
       },
       { prefix: API_PREFIX },
     );

@@ -8,6 +8,7 @@
  */
 import { repositoryActions, roles } from '../../auth/policy.js';
 import { deliverySchemas } from './delivery-schemas.js';
+import { replicationSchemas } from './replication-schemas.js';
 
 const string = { type: 'string' } as const;
 const nullableString = { type: ['string', 'null'] } as const;
@@ -188,7 +189,7 @@ const sharedSchemas = {
   },
 } as const;
 
-const allSchemas = { ...sharedSchemas, ...deliverySchemas };
+const allSchemas = { ...sharedSchemas, ...deliverySchemas, ...replicationSchemas };
 
 export type SchemaName = keyof typeof allSchemas;
 

@@ -6,6 +6,7 @@ import { consoleColumns } from './0004-console.js';
 import { leaseTable } from './0005-leases.js';
 import { deliveryTables } from './0007-delivery.js';
 import { pullCountColumns } from './0011-pull-counts.js';
+import { replicationTables } from './0012-replication.js';
 
 /**
  * Versioned migrations, run at start in name order. Append new ones (one file each, next
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   '0005-leases': leaseTable,
   '0007-delivery': deliveryTables,
   '0011-pull-counts': pullCountColumns,
+  '0012-replication': replicationTables,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };
