@@ -36,6 +36,8 @@ import type { StorageDriver } from './storage/driver.js';
 import { filesystemDriver } from './storage/fs-driver.js';
 import { memoryDriver } from './storage/memory-driver.js';
 import { workflowHooks } from './workflow/hooks.js';
+import { createReplication } from './replication/create-replication.js';
+import { withReplicationTriggers } from './replication/triggers.js';
 import { ossDriverOptions, s3Driver } from './storage/s3-driver.js';
 
 export interface App {
@@ -114,7 +116,6 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
   if (bootstrapped?.created) logger.info({ user: bootstrapped.user }, 'first administrator created from WHARF_ADMIN_USER');
   // Events and webhooks (docs/webhooks.md): the outbox is written in the registry's transactions.
   const events = await createEvents({ metadata, settings: { ...config.webhooks, publicUrl: config.http.publicUrl }, now: Date.now, log: logger });
-  const authHttp = authSurfaces(auth, { publicUrl: config.http.publicUrl, delivery: { webhooks: events.webhooks } });
   const authMaintenance = startAuthMaintenance({ audit: auth.audit, sessions: metadata.sessions, now: Date.now, onError: (error) => logger.warn({ err: error }, 'audit retention failed') });
   const registry = createRegistry({
     metadata,
@@ -124,7 +125,8 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     manifestMaxBytes: config.http.manifestMaxBytes,
     redirectTtlSeconds: 300,
     onInconsistency: (message, fields) => logger.error(fields, message),
-    hooks: workflowHooks({ publisher: events.publisher, now: Date.now }),
+    // Pushes and promotions also queue images for push rules (docs/replication.md).
+    hooks: withReplicationTriggers(workflowHooks({ publisher: events.publisher, now: Date.now }), { now: Date.now, onQueued: () => replication.wake() }),
   });
   // The pull-through cache decorates the registry when upstreams are configured (docs/mirror.md).
   const mirror = config.mirror.upstreams.length === 0 ? undefined : await createMirror({
@@ -139,6 +141,20 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     log: logger.child({ component: 'mirror' }),
     observer: metricsObserver(metrics.registry),
   });
+  // Pull and push rules (docs/replication.md): one runner per rule across instances.
+  const replication = await createReplication({
+    metadata,
+    keys: metadata.webhooks,
+    storage,
+    registry,
+    mirror: mirror && { sync: mirror.sync, upstreams: config.mirror.upstreams.map((u) => u.name) },
+    settings: config.replication,
+    manifestMaxBytes: config.http.manifestMaxBytes,
+    now: Date.now,
+    log: logger.child({ component: 'replication' }),
+    audit: (actor, action, rule, detail) => auth.audit.record({ actor: actor.name, source: actor.source, action, reference: rule, result: 'success', ...(detail ? { detail } : {}) }),
+  });
+  const authHttp = authSurfaces(auth, { publicUrl: config.http.publicUrl, delivery: { webhooks: events.webhooks }, replication: replication.service });
   const http = await createHttpServer({
     // Manifest GETs are counted by the access layer's record() (auth.audit.recordPull).
     registry: mirror?.registry ?? registry,
@@ -182,6 +198,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     ],
   });
 
+  replication.startScheduler();
   const purgeAfterMs = config.storage.uploadPurgeAfterHours * 3_600_000;
   const uploadPurge = startUploadPurge(
     { metadata, storage, now: Date.now, maxAgeMs: purgeAfterMs, log: logger },
@@ -209,6 +226,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
         await http.close();
         authMaintenance.stop();
         await auth.audit.settle();
+        await replication.close();
         await mirror?.close();
         await uploadPurge.stop();
         await events.close();

@@ -5,7 +5,7 @@ import type { MetadataStore } from '../metadata/store.js';
 import { startDelivery, type DeliveryLoop, type DeliverySettings } from './delivery.js';
 import { networkGuard } from './network-guard.js';
 import { eventPublisher, type EventPublisher } from './publisher.js';
-import { openSecretBox } from './secret-box.js';
+import { openSecretBox } from '../lib/secret-box.js';
 import { webhookClient } from './webhook-client.js';
 import { webhookService, type WebhookService } from './webhooks.js';
 
@@ -27,7 +27,7 @@ export interface Events {
 /** The publisher, the webhook endpoints service and this instance's delivery loop, wired together. */
 export async function createEvents(options: { metadata: MetadataStore; settings: EventsSettings; now: () => number; log: Logger }): Promise<Events> {
   const { metadata, settings, now } = options;
-  const secrets = await openSecretBox(metadata.webhooks, settings.encryptionKey, now());
+  const secrets = await openSecretBox(metadata.webhooks, { name: 'webhooks.encryptionKey', value: settings.encryptionKey }, now());
   const guard = networkGuard(settings.allowedNetworks);
   const instanceId = randomUUID();
   let delivery: DeliveryLoop | undefined;

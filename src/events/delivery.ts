@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { MetadataStore } from '../metadata/store.js';
 import type { AttemptOutcome } from '../metadata/outbox.js';
 import { renderEvent, SIGNATURE_HEADER, signature, type SourceInfo } from './payload.js';
-import type { SecretBox } from './secret-box.js';
+import type { SecretBox } from '../lib/secret-box.js';
 import type { WharfEvent } from './types.js';
 import type { SendWebhook } from './webhook-client.js';
 

@@ -7,7 +7,7 @@ import type { MetadataStore } from '../metadata/store.js';
 import type { WebhookEndpoint, WebhookFormat } from '../metadata/webhook-endpoints.js';
 import type { NetworkGuard } from './network-guard.js';
 import { distributionEventTypes } from './payload.js';
-import type { SecretBox } from './secret-box.js';
+import type { SecretBox } from '../lib/secret-box.js';
 import { defaultEventTypes, eventTypes, isEventType } from './types.js';
 
 /** An endpoint as the API shows it: never its secret. */

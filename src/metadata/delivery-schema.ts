@@ -11,7 +11,7 @@ export interface DeliveryTables {
     event_types: string;
     /** `wharf` or `distribution` (CNCF Distribution's notification envelope). */
     format: string;
-    /** The HMAC secret, encrypted (see src/events/secret-box.ts). */
+    /** The HMAC secret, encrypted (see src/lib/secret-box.ts). */
     secret: string;
     enabled: number;
     description: string | null;

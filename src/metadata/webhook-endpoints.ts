@@ -11,7 +11,7 @@ export interface WebhookEndpoint {
   /** The event types it receives. */
   eventTypes: string[];
   format: WebhookFormat;
-  /** As stored: encrypted (src/events/secret-box.ts opens it). */
+  /** As stored: encrypted (src/lib/secret-box.ts opens it). */
   encryptedSecret: string;
   enabled: boolean;
   description: string | null;

@@ -2,7 +2,8 @@ import type { MetadataStore } from '../metadata/store.js';
 import { createUpstreamClient } from '../mirror/upstream-client.js';
 import type { Registry } from '../registry/registry.js';
 import type { StorageDriver } from '../storage/driver.js';
-import { openCredentials, type SecretSealer } from './credentials.js';
+import type { SecretBox } from '../lib/secret-box.js';
+import { openCredentials } from './credentials.js';
 import { pushImage } from './push-image.js';
 import { remoteRegistry } from './remote-registry.js';
 import type { PlannedImage, RuleEngine } from './rule.js';
@@ -14,7 +15,7 @@ export interface PushEngineDeps {
   storage: StorageDriver;
   /** The private registry (undecorated). */
   registry: Registry;
-  secrets: SecretSealer;
+  secrets: SecretBox;
   now: () => number;
   /** Blobs sent at a time per image. */
   blobConcurrency: number;

@@ -4,7 +4,8 @@ import type { PinnedTag } from '../metadata/replication-content.js';
 import type { RuleRecord } from '../metadata/replication-rules.js';
 import type { RunItem, RunRecord } from '../metadata/replication-runs.js';
 import type { MetadataStore } from '../metadata/store.js';
-import { sealCredentials, type SecretSealer } from './credentials.js';
+import type { SecretBox } from '../lib/secret-box.js';
+import { sealCredentials } from './credentials.js';
 import { DEFAULT_PULL_INTERVAL_SECONDS, ruleInputSchema, type ParsedRuleInput } from './rule-input.js';
 import { ruleOf, type Rule } from './rule.js';
 import { validateDefinition, type PullSpec, type PushSpec, type RuleDefinition, type StoredSpec } from './rule-spec.js';
@@ -52,7 +53,7 @@ export interface ReplicationService {
 
 export interface ReplicationServiceDeps {
   metadata: MetadataStore;
-  secrets: SecretSealer;
+  secrets: SecretBox;
   /** Names of the configured mirror upstreams (pull rules name one). */
   upstreams: ReadonlySet<string>;
   now: () => number;

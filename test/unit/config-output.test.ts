@@ -48,6 +48,7 @@ describe('maskSecrets', () => {
       'database.postgres.url',
       'mirror.upstreams[].password',
       'webhooks.encryptionKey',
+      'replication.encryptionKey',
     ]);
   });
 

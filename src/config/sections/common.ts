@@ -28,6 +28,15 @@ function isHttpUrlWithoutTrailingSlash(value: string): boolean {
   }
 }
 
+/** An AES-256 key as base64 (a secret: never echoed); absent means a key kept in the database. */
+export function encryptionKey(what: string) {
+  return z
+    .string()
+    .refine((value) => Buffer.from(value, 'base64').length === 32)
+    .optional()
+    .meta({ description: `base64 of 32 bytes that encrypts ${what} (absent: a key generated and kept in the database)`, expected: 'the base64 of exactly 32 bytes', secret: true });
+}
+
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { integer } from './common.js';
+import { encryptionKey, integer } from './common.js';
 
 /** `replication`: how pull and push rules run (docs/replication.md); the rules themselves live in the database. */
 export const replicationSchema = z
@@ -13,5 +13,6 @@ export const replicationSchema = z
     blobConcurrency: integer(1, 32).default(4).meta({ description: 'blobs an image transfers at a time' }),
     timeoutMs: integer(1_000, 3_600_000).default(60_000).meta({ description: 'idle time on a push target connection before a request fails' }),
     runRetentionDays: integer(1).default(30).meta({ description: 'finished runs and their logs are kept this long' }),
+    encryptionKey: encryptionKey('the credentials of push rules'),
   })
   .strict();

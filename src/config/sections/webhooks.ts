@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { integer } from './common.js';
+import { encryptionKey, integer } from './common.js';
 
 /** An address or CIDR block: `10.1.0.0/16`, `127.0.0.1`, `fd00::/8`. */
 function isNetwork(value: string): boolean {
@@ -23,10 +23,6 @@ export const webhooksSchema = z
     retryMaxMs: integer(10).default(3_600_000).meta({ description: 'longest retry delay' }),
     pollIntervalMs: integer(50, 600_000).default(2_000).meta({ description: 'how often each instance looks for due deliveries' }),
     retentionDays: integer(1).default(14).meta({ description: 'finished deliveries and their events are kept this long' }),
-    encryptionKey: z
-      .string()
-      .refine((value) => Buffer.from(value, 'base64').length === 32)
-      .optional()
-      .meta({ description: 'base64 of 32 bytes that encrypts webhook secrets (absent: a key generated and kept in the database)', expected: 'the base64 of exactly 32 bytes', secret: true }),
+    encryptionKey: encryptionKey('webhook secrets'),
   })
   .strict();
