@@ -73,6 +73,8 @@ export async function copyBlob(deps: BlobCopyDeps, context: CopyContext, blob: B
     }
     await remote.finish(repository, location, digest, { stream: body({ start: 0, end: blob.size }), length: blob.size });
   } else {
+    // Saved before the first chunk too: a runner that stops during it continues this session.
+    if (saved?.location !== location) await metadata.replicationUploads.save(context.ruleId, repository, digest, { location, uploadedBytes: offset }, deps.now());
     while (offset < blob.size) {
       context.signal.throwIfAborted();
       const length = Math.min(deps.target.chunkBytes, blob.size - offset);

@@ -39,8 +39,12 @@ export interface CountingProxy {
 
 const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 128 });
 
-/** A reverse proxy to `target` (http://host:port) that records what it forwards. */
-export async function startCountingProxy(target: string): Promise<CountingProxy> {
+/**
+ * A reverse proxy to `target` (http://host:port) that records what it forwards. `keepHost` passes
+ * the client's Host header on, so a registry that builds upload Locations from it (Distribution)
+ * sends the client back through the proxy.
+ */
+export async function startCountingProxy(target: string, options: { keepHost?: boolean } = {}): Promise<CountingProxy> {
   const base = new URL(target);
   const requests: string[] = [];
   let releaseWaiters: Array<() => void> = [];
@@ -56,7 +60,7 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
     }
     const isBlobGet = req.method === 'GET' && /\/blobs\/sha256:[0-9a-f]{64}$/.test(path.split('?')[0]!);
     const upstream = http.request(
-      { host: base.hostname, port: base.port, method: req.method, path, headers: { ...req.headers, host: base.host }, agent: upstreamAgent },
+      { host: base.hostname, port: base.port, method: req.method, path, headers: { ...req.headers, host: options.keepHost ? req.headers.host : base.host }, agent: upstreamAgent },
       (up) => {
         const mode = isBlobGet && up.statusCode === 200 ? proxy.mode : 'pass';
         res.writeHead(up.statusCode ?? 502, up.headers);
