@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerConfigCommands } from './config-commands.js';
 import { registerServeCommand } from './serve.js';
 import { registerProjectCommands } from './project-commands.js';
+import { registerReplicateCommands } from './replicate-commands.js';
 import { registerUserCommands } from './user-commands.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -17,5 +18,6 @@ export async function main(argv: string[]): Promise<void> {
   registerConfigCommands(program);
   registerUserCommands(program);
   registerProjectCommands(program);
+  registerReplicateCommands(program);
   await program.parseAsync(argv);
 }

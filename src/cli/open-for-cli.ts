@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { openForCli } from '../app.js';
-import { ConfigError, loadConfig, type ConfigOverrides } from '../config/index.js';
+import { ConfigError, loadConfig, type ConfigOverrides, type WharfConfig } from '../config/index.js';
 import { exitCodes } from './config-commands.js';
 
 export interface DatabaseFlags {
@@ -16,13 +16,13 @@ export function withDatabaseFlags(command: Command): Command {
     .option('-d, --data <dir>', 'data directory for the embedded defaults (dataDirectory)');
 }
 
-type Services = Awaited<ReturnType<typeof openForCli>>;
+export type Services = Awaited<ReturnType<typeof openForCli>>;
 
 /**
  * Loads the config like `serve`, opens the database, runs `work`, closes. Domain errors print
  * their message and exit 1; config errors exit 2.
  */
-export async function runWithDatabase(flags: DatabaseFlags, work: (services: Services) => Promise<void>): Promise<void> {
+export async function runWithDatabase(flags: DatabaseFlags, work: (services: Services, config: WharfConfig) => Promise<void>): Promise<void> {
   const overrides: ConfigOverrides = {};
   if (flags.data !== undefined) overrides.dataDirectory = flags.data;
   let config;
@@ -37,7 +37,7 @@ export async function runWithDatabase(flags: DatabaseFlags, work: (services: Ser
   let services: Services | undefined;
   try {
     services = await openForCli(config);
-    await work(services);
+    await work(services, config);
   } catch (error) {
     process.stderr.write(`wharf: ${(error as Error).message}\n`);
     process.exitCode = exitCodes.runtimeFailure;

@@ -12,19 +12,11 @@ import { createClientEnvFor, missingClients } from '../fixtures/clients.js';
 import { get, request } from '../fixtures/http.js';
 import { makeTestImages } from '../fixtures/images.js';
 import { startWharfFor } from '../fixtures/server.js';
-import { browserSkipReason, launchBrowser, screenshot } from './console-support.js';
+import { browserSkipReason, launchBrowser, screenshot, signIn } from './console-support.js';
 
 const ADMIN = { name: 'root', password: 'correct-horse-battery' };
 const MAINTAINER = { name: 'maya', password: 'maintainer-pass-1' };
 const GUEST = { name: 'gus', password: 'guest-pass-12345' };
-
-async function signIn(page: Page, base: string, user: { name: string; password: string }): Promise<void> {
-  await page.goto(`${base}/sign-in`);
-  await page.getByLabel('Username').fill(user.name);
-  await page.getByLabel('Password').fill(user.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
-}
 
 /** Waits until the audit table's rows (as text) satisfy `check` (the old page stays up while the next loads). */
 async function waitForRows(page: Page, check: (rows: string[]) => boolean): Promise<void> {

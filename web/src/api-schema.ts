@@ -578,6 +578,445 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/replication/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** replication rules, each with its last run */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            rules: components["schemas"]["ReplicationRule"][];
+                        };
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** create a pull or push rule (credentials are stored encrypted, never shown again) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ReplicationRuleInput"];
+                };
+            };
+            responses: {
+                /** @description a replication rule; its credentials are never shown, only whether it has some */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ReplicationRule"];
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/replication/rules/{rule}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** one rule */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    rule: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description a replication rule; its credentials are never shown, only whether it has some */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ReplicationRule"];
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        /** replace a rule (credentials absent: kept; null: removed) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    rule: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ReplicationRuleInput"];
+                };
+            };
+            responses: {
+                /** @description a replication rule; its credentials are never shown, only whether it has some */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ReplicationRule"];
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** delete a rule (its pinned images become ordinary cache entries; its runs stay in the log) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    rule: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description no content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/replication/rules/{rule}/pins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** the tags a pull rule keeps pinned in the mirror cache */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    rule: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            pins: components["schemas"]["ReplicationPin"][];
+                        };
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/replication/rules/{rule}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** run a rule now (disabled rules too); the run starts on an instance within moments */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    rule: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description one execution of a rule: its images, bytes and errors, updated while it runs */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ReplicationRun"];
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/replication/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** runs, newest first (rule narrows to one rule) */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    offset?: number;
+                    rule?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["ReplicationRun"][];
+                            total: number;
+                        };
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/replication/runs/{run}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** one run, with its counters as they are now */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    run: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description one execution of a rule: its images, bytes and errors, updated while it runs */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ReplicationRun"];
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/replication/runs/{run}/items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** a run's images in plan order: state, bytes, attempts, errors */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    offset?: number;
+                };
+                header?: never;
+                path: {
+                    run: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["ReplicationRunItem"][];
+                            total: number;
+                        };
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/repositories": {
         parameters: {
             query?: never;
@@ -1786,6 +2225,252 @@ export interface components {
             createdAt: string;
             name: string;
             public: boolean;
+        };
+        /** @description a tag a pull rule keeps in the mirror cache */
+        ReplicationPin: {
+            /** @description manifests and blobs pinned for it */
+            digests: number;
+            /** @description the mirror repository (hub/library/node) */
+            repository: string;
+            tag: string;
+        };
+        /** @description a replication rule; its credentials are never shown, only whether it has some */
+        ReplicationRule: {
+            bandwidthBytesPerSecond: number | null;
+            /** Format: date-time */
+            createdAt: string;
+            enabled: boolean;
+            hasCredentials: boolean;
+            id: string;
+            /** @description runs every this many seconds; null: no schedule */
+            intervalSeconds: number | null;
+            /** @enum {string} */
+            kind: "pull" | "push";
+            lastRun: components["schemas"]["ReplicationRun"] | null;
+            name: string;
+            /**
+             * Format: date-time
+             * @description when the schedule runs it next
+             */
+            nextRunAt: string | null;
+            pull: {
+                /**
+                 * @description os/architecture[/variant] of index children to keep; empty: every platform
+                 * @default []
+                 */
+                platforms: string[];
+                repositories: {
+                    /** @description repository at the upstream (library/node) */
+                    name: string;
+                    tags?: {
+                        pattern: string;
+                        /**
+                         * @description glob (1.*), regex (22\.04|24\.04) or semver (>=20 <23)
+                         * @enum {string}
+                         */
+                        type: "glob" | "regex" | "semver";
+                    } | null;
+                }[];
+                /** @description a mirror upstream (mirror.upstreams[].name) */
+                upstream: string;
+            } | null;
+            push: {
+                /** @description the local project to copy from */
+                project: string;
+                /**
+                 * @description copy referrers (signatures, SBOMs, attestations) too
+                 * @default true
+                 */
+                referrers: boolean;
+                /**
+                 * @description glob over repository names inside the project (app, tools/*); null: every repository
+                 * @default null
+                 */
+                repositories: string | null;
+                /** @default null */
+                tags: {
+                    pattern: string;
+                    /**
+                     * @description glob (1.*), regex (22\.04|24\.04) or semver (>=20 <23)
+                     * @enum {string}
+                     */
+                    type: "glob" | "regex" | "semver";
+                } | null;
+                target: {
+                    /**
+                     * @description bytes per chunk of a chunked upload
+                     * @default 16777216
+                     */
+                    chunkBytes: number;
+                    /**
+                     * @description replaces the project in target names (release/app → <namespace>/app); null keeps names
+                     * @default null
+                     */
+                    namespace: string | null;
+                    /**
+                     * @description chunked uploads resume where they stopped; monolithic sends each blob in one PUT
+                     * @default chunked
+                     * @enum {string}
+                     */
+                    upload: "chunked" | "monolithic";
+                    /** @description the target registry API URL (https://registry.example.com) */
+                    url: string;
+                };
+                /**
+                 * @description copy as soon as an image is pushed to, or promoted into, the project
+                 * @default [
+                 *       "push",
+                 *       "promotion"
+                 *     ]
+                 */
+                triggers: ("push" | "promotion")[];
+            } | null;
+            /** Format: date-time */
+            updatedAt: string;
+            updatedBy: string;
+        };
+        /** @description a pull rule (kind pull, a pull section) or a push rule (kind push, a push section) */
+        ReplicationRuleInput: {
+            /**
+             * @description the most bytes a second the rule moves; null: no limit
+             * @default null
+             */
+            bandwidthBytesPerSecond: number | null;
+            credentials?: {
+                password: string;
+                username: string;
+            } | null;
+            /** @default true */
+            enabled: boolean;
+            /** @description run every this many seconds (pull rules: default 21600, six hours); null: no schedule */
+            intervalSeconds?: number | null;
+            /** @enum {string} */
+            kind: "pull" | "push";
+            /** @description unique rule name: lower-case letters, digits, . _ - */
+            name: string;
+            pull?: {
+                /**
+                 * @description os/architecture[/variant] of index children to keep; empty: every platform
+                 * @default []
+                 */
+                platforms: string[];
+                repositories: {
+                    /** @description repository at the upstream (library/node) */
+                    name: string;
+                    tags?: {
+                        pattern: string;
+                        /**
+                         * @description glob (1.*), regex (22\.04|24\.04) or semver (>=20 <23)
+                         * @enum {string}
+                         */
+                        type: "glob" | "regex" | "semver";
+                    } | null;
+                }[];
+                /** @description a mirror upstream (mirror.upstreams[].name) */
+                upstream: string;
+            };
+            push?: {
+                /** @description the local project to copy from */
+                project: string;
+                /**
+                 * @description copy referrers (signatures, SBOMs, attestations) too
+                 * @default true
+                 */
+                referrers: boolean;
+                /**
+                 * @description glob over repository names inside the project (app, tools/*); null: every repository
+                 * @default null
+                 */
+                repositories: string | null;
+                /** @default null */
+                tags: {
+                    pattern: string;
+                    /**
+                     * @description glob (1.*), regex (22\.04|24\.04) or semver (>=20 <23)
+                     * @enum {string}
+                     */
+                    type: "glob" | "regex" | "semver";
+                } | null;
+                target: {
+                    /**
+                     * @description bytes per chunk of a chunked upload
+                     * @default 16777216
+                     */
+                    chunkBytes: number;
+                    /**
+                     * @description replaces the project in target names (release/app → <namespace>/app); null keeps names
+                     * @default null
+                     */
+                    namespace: string | null;
+                    /**
+                     * @description chunked uploads resume where they stopped; monolithic sends each blob in one PUT
+                     * @default chunked
+                     * @enum {string}
+                     */
+                    upload: "chunked" | "monolithic";
+                    /** @description the target registry API URL (https://registry.example.com) */
+                    url: string;
+                };
+                /**
+                 * @description copy as soon as an image is pushed to, or promoted into, the project
+                 * @default [
+                 *       "push",
+                 *       "promotion"
+                 *     ]
+                 */
+                triggers: ("push" | "promotion")[];
+            };
+        };
+        /** @description one execution of a rule: its images, bytes and errors, updated while it runs */
+        ReplicationRun: {
+            actor: string;
+            blobs: {
+                copied: number;
+                /** @description already there (or mounted) */
+                skipped: number;
+            };
+            /** @description bytes moved so far */
+            bytes: number;
+            /** Format: date-time */
+            createdAt: string;
+            error: string | null;
+            /** Format: date-time */
+            finishedAt: string | null;
+            id: string;
+            images: {
+                /** @description copied */
+                done: number;
+                failed: number;
+                /** @description already up to date */
+                skipped: number;
+                total: number;
+            };
+            /** @description how many times an instance took the run over after its runner stopped */
+            resumed: number;
+            /** @description the rule name (null: the rule was deleted) */
+            rule: string | null;
+            /** Format: date-time */
+            startedAt: string | null;
+            /** @enum {string} */
+            status: "queued" | "running" | "succeeded" | "failed";
+            /** @enum {string} */
+            trigger: "schedule" | "manual" | "push" | "promotion";
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        ReplicationRunItem: {
+            attempts: number;
+            bytes: number;
+            digest: string | null;
+            error: string | null;
+            /** @description a tag or a digest ("*": the repository could not be listed) */
+            reference: string;
+            repository: string;
+            seq: number;
+            /** @enum {string} */
+            status: "pending" | "running" | "done" | "skipped" | "failed";
+            /** Format: date-time */
+            updatedAt: string;
         };
         RepositorySummary: {
             /** @description milliseconds since the epoch */

@@ -4,6 +4,7 @@ import { HealthPage } from './pages/health';
 import { ImagePage } from './pages/image';
 import { ProjectPage } from './pages/project';
 import { ProjectsPage } from './pages/projects';
+import { ReplicationPage } from './pages/replication';
 import { RepositoriesPage } from './pages/repositories';
 import { RepositoryPage } from './pages/repository';
 import { SignInPage } from './pages/sign-in';
@@ -19,6 +20,7 @@ function Page({ path, next }: { path: string; next: string | null }) {
   if (path === '/audit') return <AuditPage />;
   if (path === '/users') return <UsersPage />;
   if (path === '/health') return <HealthPage />;
+  if (path === '/replication') return <ReplicationPage />;
   let match = /^\/projects\/([^/]+)$/.exec(decoded);
   if (match?.[1]) return <ProjectPage name={match[1]} />;
   // `/repositories/<name with slashes>/-/<reference>` or `/repositories/<name>`.
@@ -48,7 +50,7 @@ export function App() {
   const { user, signOut } = useSession();
   const section = path === '/' ? '/repositories' : '/' + (path.split('/')[1] ?? '');
   // Signed-in admins manage every account, everyone else their own (in every auth mode).
-  const nav: Array<[string, string]> = user ? [...NAV, [routes.users(), user.admin ? 'Users' : 'Account']] : NAV;
+  const nav: Array<[string, string]> = user ? [...NAV, ...(user.admin ? ([[routes.replication(), 'Replication']] as Array<[string, string]>) : []), [routes.users(), user.admin ? 'Users' : 'Account']] : NAV;
 
   return (
     <>

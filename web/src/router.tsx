@@ -55,5 +55,9 @@ export const routes = {
   audit: () => '/audit',
   users: () => '/users',
   health: () => '/health',
+  replication: (query: { rule?: string; run?: string } = {}) => {
+    const text = new URLSearchParams(Object.entries(query).filter((entry): entry is [string, string] => entry[1] !== undefined)).toString();
+    return `/replication${text ? `?${text}` : ''}`;
+  },
   signIn: () => '/sign-in',
 };

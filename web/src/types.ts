@@ -26,6 +26,9 @@ export type CreatedRobot = paths['/api/v1/projects/{project}/robots']['post']['r
 export type AuditEvent = Schemas['AuditEvent'];
 export type UserAccount = Schemas['User'];
 export type Session = Schemas['Session'];
+export type ReplicationRule = Schemas['ReplicationRule'];
+export type ReplicationRun = Schemas['ReplicationRun'];
+export type ReplicationRunItem = Schemas['ReplicationRunItem'];
 
 // A Record, so the compiler notices a role the API gains or loses.
 const roles: Record<Member['role'], true> = { admin: true, maintainer: true, developer: true, tester: true, guest: true };
