@@ -6,7 +6,7 @@ import { createCipheriv, createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { patch, post, put } from '../fixtures/http.js';
+import { patch, post, put, type RequestOptions } from '../fixtures/http.js';
 
 export type ProxyMode =
   | 'pass'
@@ -25,6 +25,8 @@ export interface CountingProxy {
   port: number;
   /** `METHOD path` of every request seen, in order. */
   requests: string[];
+  /** Request body bytes forwarded to the target (what clients sent: uploads, manifests). */
+  bytesIn: number;
   mode: ProxyMode;
   stallAfter: number;
   /** Lets stalled responses continue. */
@@ -53,6 +55,7 @@ export async function startCountingProxy(target: string, options: { keepHost?: b
   const server = http.createServer((req, res) => {
     const path = req.url ?? '/';
     requests.push(`${req.method} ${path}`);
+    req.on('data', (chunk: Buffer) => (proxy.bytesIn += chunk.length));
     if (proxy.mode === 'error503') {
       req.resume();
       res.writeHead(503, { 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAVAILABLE","message":"test proxy says no"}]}');
@@ -115,6 +118,14 @@ export async function startCountingProxy(target: string, options: { keepHost?: b
       },
     );
     upstream.on('error', () => res.destroy());
+    // A client that goes away mid-request (killed, say) drops the forwarded request too, as a
+    // direct connection would: the target must not wait for the rest of an upload body.
+    req.on('close', () => {
+      if (!req.complete) upstream.destroy();
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
     req.pipe(upstream);
   });
   server.on('connection', (s) => {
@@ -130,6 +141,7 @@ export async function startCountingProxy(target: string, options: { keepHost?: b
     host: `127.0.0.1:${port}`,
     port,
     requests,
+    bytesIn: 0,
     mode: 'pass',
     stallAfter: 0,
     release() {
@@ -145,6 +157,7 @@ export async function startCountingProxy(target: string, options: { keepHost?: b
     },
     reset() {
       requests.length = 0;
+      proxy.bytesIn = 0;
     },
     async close() {
       proxy.release();
@@ -187,11 +200,12 @@ export async function hashStream(stream: AsyncIterable<Buffer | string>): Promis
 }
 
 /** Pushes a large deterministic blob by streaming it (POST, one chunked PATCH, PUT ?digest=). */
-export async function pushStreamedBlob(baseUrl: string, repo: string, seed: string, size: number): Promise<string> {
+export async function pushStreamedBlob(baseUrl: string, repo: string, seed: string, size: number, options: Pick<RequestOptions, 'auth'> = {}): Promise<string> {
   const { digest } = await hashStream(deterministicStream(seed, size));
-  const start = await post(`${baseUrl}/v2/${repo}/blobs/uploads/`);
+  const start = await post(`${baseUrl}/v2/${repo}/blobs/uploads/`, options);
   if (start.status !== 202) throw new Error(`POST uploads: ${start.status} ${start.text()}`);
   const p = await patch(new URL(String(start.headers.location), baseUrl), {
+    ...options,
     headers: { 'content-type': 'application/octet-stream' },
     body: deterministicStream(seed, size),
     timeoutMs: 300_000,
@@ -199,7 +213,7 @@ export async function pushStreamedBlob(baseUrl: string, repo: string, seed: stri
   if (p.status !== 202) throw new Error(`PATCH: ${p.status} ${p.text()}`);
   const done = new URL(String(p.headers.location), baseUrl);
   done.searchParams.set('digest', digest);
-  const r = await put(done);
+  const r = await put(done, options);
   if (r.status !== 201) throw new Error(`PUT: ${r.status} ${r.text()}`);
   return digest;
 }

@@ -42,16 +42,22 @@ test('replication: kill -9 mid-copy, restart, the run resumes and completes the 
     push: { project: 'release', target: { url: proxy.url, upload: 'chunked', chunkBytes: CHUNK }, triggers: [] },
   });
 
+  const startedAt = Date.now();
   const started = await api().runNow('slow');
-  // Progress is visible while the run is going: wait until about a layer and a half is out.
+  // Progress is visible while the run is going: wait until a layer and a half and part of a chunk
+  // are out, so the kill lands in the middle of a PATCH (the target holds a partial chunk).
+  const KILL_AT = 1.5 * LAYER + CHUNK / 2;
   let seen = 0;
-  for (let i = 0; i < 600 && seen < 1.5 * LAYER; i++) {
+  for (let i = 0; i < 600 && seen < KILL_AT; i++) {
     const run = await api().run(started.id);
     assert.notEqual(run.status, 'failed', JSON.stringify(run));
     seen = run.bytes;
     await sleep(100);
   }
-  assert.ok(seen >= 1.5 * LAYER, `progress reported while running: ${seen} bytes`);
+  assert.ok(seen >= KILL_AT, `progress reported while running: ${seen} bytes`);
+  // The rule's bandwidth limit held: no more than a second's burst beyond the rate (a lower bound on time only).
+  const elapsed = (Date.now() - startedAt) / 1000;
+  assert.ok(elapsed >= seen / RATE - 1.5, `${seen} bytes in ${elapsed} s under a limit of ${RATE} bytes a second`);
   await source.stop('SIGKILL');
 
   source = await startReplicatingWharf(settings, { dataDir });
