@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RegistryError } from '../errors.js';
 import { runExclusive } from '../lib/exclusive.js';
@@ -168,7 +169,8 @@ export function blobCache(deps: MirrorDeps): BlobCache {
       size,
       spoolPath: join(deps.spoolDirectory, randomUUID()),
       ...(deps.fileModes ? { modes: deps.fileModes } : {}),
-      source: wrap ? wrap(response.body) : response.body,
+      // A wrapped body (replication's throttle) is an async iterable: a stream again, chunks as they are.
+      source: wrap ? Readable.from(wrap(response.body), { objectMode: false }) : response.body,
       onBytes: (n) => observer.upstreamBytes(client.name, n),
     });
     const routes = new Map([[route.cacheRepository, route]]);
@@ -183,7 +185,8 @@ export function blobCache(deps: MirrorDeps): BlobCache {
     try {
       if (outcome.ok) {
         const key = blobKey(blob.digest);
-        if (!(await storage.stat(key))) await storage.write(key, createReadStream(blob.spoolPath));
+        // The spool becomes the blob (a rename on the filesystem store); other stores get a copy.
+        if (!(await storage.stat(key))) await (storage.adopt ? storage.adopt(blob.spoolPath, key) : storage.write(key, createReadStream(blob.spoolPath)));
         await link([...routes.values()], digest, blob.size);
       } else {
         observer.upstreamError(route.upstream.name, 'invalid-content');

@@ -85,6 +85,10 @@ export function checkedDriver(inner: StorageDriver, observer?: StorageObserver):
       return guard('pipeTo', () => pipeTo(key, range, tracked), (error) => failures.has(error));
     };
   }
+  if (inner.adopt) {
+    const adopt = inner.adopt.bind(inner);
+    driver.adopt = (path, key) => (checkKey(key), guard('adopt', () => adopt(path, key)));
+  }
   if (inner.redirectUrl) {
     const redirectUrl = inner.redirectUrl.bind(inner);
     driver.redirectUrl = (key, expires) => (checkKey(key), guard('redirectUrl', () => redirectUrl(key, expires)));

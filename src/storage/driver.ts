@@ -37,6 +37,13 @@ export interface StorageDriver {
    */
   write(key: string, body: Readable | Buffer): Promise<void>;
 
+  /**
+   * Optional: makes the local file at `path` the object at `key` by moving it where the store can
+   * (the filesystem store renames it: no copy) — `path` is gone afterwards. Atomic and durable
+   * like `write`. For a file the process has just written itself (the mirror's spool).
+   */
+  adopt?(path: string, key: string): Promise<void>;
+
   /** Removes the object. Removing a missing key is not an error. */
   delete(key: string): Promise<void>;
 

@@ -17,6 +17,12 @@ export const WRITE_SIZE = 64 << 10;
 const WRITE_DEPTH = 4;
 
 /**
+ * Bytes of earlier chunks that may not be in the file yet when `onChunk` sees a chunk: the writes
+ * in flight and the piece being gathered.
+ */
+export const UNWRITTEN_BYTES = WRITE_SIZE * (WRITE_DEPTH + 1);
+
+/**
  * Writes a body's first piece (its buffers, in order) instead of a positional write, and resolves
  * once it is written; the other writes wait for it. The filesystem driver claims an upload's
  * offset this way.
@@ -32,7 +38,14 @@ export type FirstWrite = (buffers: Buffer[]) => Promise<void>;
  * `UploadLengthError` (a refused chunk keeps nothing). When the body fails otherwise, what was
  * written is a contiguous prefix and stays.
  */
-export async function writeBody(handle: FileHandle, start: number, body: Readable, firstWrite?: FirstWrite): Promise<number> {
+export interface WriteBodyOptions {
+  firstWrite?: FirstWrite | undefined;
+  /** Sees each chunk, in order, before it is written; throwing fails the body with that error. */
+  onChunk?: ((chunk: Buffer) => void) | undefined;
+}
+
+export async function writeBody(handle: FileHandle, start: number, body: Readable, options: WriteBodyOptions = {}): Promise<number> {
+  const { firstWrite, onChunk } = options;
   const inFlight: Promise<void>[] = [];
   let piece: Buffer[] = [];
   let filled = 0;
@@ -66,6 +79,7 @@ export async function writeBody(handle: FileHandle, start: number, body: Readabl
 
   try {
     for await (const chunk of chunksOf(body)) {
+      onChunk?.(chunk);
       for (let offset = 0; offset < chunk.length; ) {
         const take = Math.min(WRITE_SIZE - filled, chunk.length - offset);
         piece.push(offset === 0 && take === chunk.length ? chunk : chunk.subarray(offset, offset + take));

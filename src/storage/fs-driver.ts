@@ -114,6 +114,23 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
       await handle.close();
     },
 
+    async adopt(source, key) {
+      const handle = await open(source, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      try {
+        await placeFile(source, key);
+      } catch (error) {
+        // Another filesystem than the store's: copy it like any other body.
+        if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+        await this.write(key, createReadStream(source));
+        await rm(source, { force: true });
+      }
+    },
+
     async appendUpload(id, offset, body) {
       const file = uploadData(id);
       const handle = await openExisting(file, 'r+', `uploads/${id}`);
@@ -122,7 +139,7 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
         if (current !== offset) throw new UploadOffsetError(id, offset, current);
         // No fsync per append: another process reads these bytes from the page cache, and the whole
         // file is fsynced once at commit. After a power loss, the re-hash at commit catches any tear.
-        return offset + (await writeBody(handle, offset, body, (buffers) => claimOffset(file, id, offset, buffers, modes)));
+        return offset + (await writeBody(handle, offset, body, { firstWrite: (buffers) => claimOffset(file, id, offset, buffers, modes) }));
       } finally {
         await handle.close();
       }

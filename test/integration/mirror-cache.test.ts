@@ -5,7 +5,7 @@
  * revalidation, offline serving and the size limit.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -214,6 +214,33 @@ describe('mirror: pull-through cache of a Wharf upstream', () => {
     const again = await head(`${mirror.url}/v2/up/t/big/blobs/${digest}`);
     assert.equal(again.status, 200);
     assert.equal(up.requests.length, 0);
+  });
+
+  test('first pull of a 512 MiB blob by a fast and a slow client: memory stays flat, the spool becomes the stored blob', async () => {
+    const size = 512 * 1024 * 1024;
+    const digest = await pushStreamedBlob(upstream.url, 't/flat', 'mirror-flat-memory', size);
+    const pid = mirror.process.pid!;
+    const rssMiB = (field: 'VmRSS' | 'VmHWM') => Number(/(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(field))!)![1]) / 1024;
+    // Start the peak-RSS mark (VmHWM) from here, not from the earlier tests' high point.
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    const before = rssMiB('VmRSS');
+    const url = `${mirror.url}/v2/up/t/flat/blobs/${digest}`;
+    const fast = request('GET', url, { stream: true, timeoutMs: 300_000 }).then((r) => hashStream(r.response));
+    // The slow client falls far behind the download: it must read the spool file, not memory.
+    const slow = request('GET', url, { stream: true, timeoutMs: 300_000 }).then(async (r) => {
+      r.response.pause();
+      await sleep(1500);
+      return hashStream(r.response);
+    });
+    assert.deepEqual(await fast, { digest, size });
+    assert.deepEqual(await slow, { digest, size });
+    const growth = rssMiB('VmHWM') - before;
+    assert.ok(growth < 160, `the mirror's peak RSS grew ${growth.toFixed(0)} MiB for a ${size >> 20} MiB blob`);
+    for (let i = 0; i < 100 && !existsSync(blobFile(mirror, digest)); i++) await sleep(50);
+    assert.equal(statSync(blobFile(mirror, digest)).size, size);
+    const spool = path.join(mirror.dataDir, 'mirror-spool', String(pid));
+    for (let i = 0; i < 100 && readdirSync(spool).length > 0; i++) await sleep(50);
+    assert.deepEqual(readdirSync(spool), [], 'the spool is empty once the blob is stored');
   });
 
   for (const mode of ['truncate', 'corrupt'] as const) {
