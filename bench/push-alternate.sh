@@ -17,14 +17,9 @@ MODE=${1:-chunked}
 ROUNDS=${2:-4}
 WHARF_PORT=${WHARF_PORT:-15081}
 REF_PORT=${REF_PORT:-15399}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/push-alternate.XXXXXX")
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+bench_work push-alternate
 
 printf 'dataDirectory: %s/wharf\nhttp:\n  address: 127.0.0.1\n  port: %s\nlog:\n  level: warn\n' "$WORK" "$WHARF_PORT" > "$WORK/wharf.yml"
 ./bin/wharf serve --config "$WORK/wharf.yml" > "$WORK/wharf.log" 2>&1 &
@@ -43,10 +38,10 @@ PULL_MIB=${PULL_MIB:-1}
 PULL_PATH=
 if (( PULL_LOAD > 0 )); then
   head -c "$((PULL_MIB * 1048576))" /dev/urandom > "$WORK/pull.bin"
-  digest="sha256:$(sha256sum "$WORK/pull.bin" | cut -d' ' -f1)"
   for port in "$WHARF_PORT" "$REF_PORT"; do
-    curl -sf -X POST -H 'Content-Type: application/octet-stream' --data-binary "@$WORK/pull.bin" \
-      "http://127.0.0.1:$port/v2/bench/pull/blobs/uploads/?digest=$digest" > /dev/null
+    digest=$(upload_blob "http://127.0.0.1:$port" "$WORK/pull.bin" bench/pull)
+    # a blob missing on one side would make its pull load a stream of cheap 404s
+    curl -sfI "http://127.0.0.1:$port/v2/bench/pull/blobs/$digest" > /dev/null
   done
   PULL_PATH="/v2/bench/pull/blobs/$digest"
 fi
