@@ -19,6 +19,7 @@ import { createHttpServer } from './http/server.js';
 import { fileModes, loosePaths, type LoosePath } from './lib/file-modes.js';
 import { createEvents, type Events } from './events/create-events.js';
 import { createMetrics, observeRejections, type StoredCounts, type WharfMetrics } from './lib/metrics.js';
+import { idleMemoryReclaimer } from './lib/idle-memory.js';
 import { startBackgroundWriter, type BackgroundWriter } from './metadata/background-writer.js';
 import { openDatabase, type DatabaseOptions, type Db } from './metadata/database.js';
 import { fastReads, type FastReads } from './metadata/fast-reads.js';
@@ -38,7 +39,6 @@ import { memoryDriver } from './storage/memory-driver.js';
 import { workflowHooks } from './workflow/hooks.js';
 import { createReplication } from './replication/create-replication.js';
 import { withReplicationTriggers } from './replication/triggers.js';
-import { ossDriverOptions, s3Driver } from './storage/s3-driver.js';
 
 export interface App {
   http: FastifyInstance;
@@ -65,7 +65,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
   let background: BackgroundWriter | undefined;
   let reads: FastReads | undefined;
   const metrics = createMetrics({ counts: () => storedCounts(db!) });
-  const storage = checkedDriver(createStorage(config), {
+  const storage = checkedDriver(await createStorage(config), {
     onError: (driver, operation, error) => {
       metrics.storageErrors.inc({ driver, operation });
       logger.error({ driver, operation, err: error }, 'storage operation failed');
@@ -205,6 +205,10 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     { intervalMs: purgeIntervalMs(purgeAfterMs), firstRunMs: 60_000 },
   );
 
+  const idleMemory = idleMemoryReclaimer(({ rssBefore, rssAfter, durationMs }) =>
+    logger.debug({ rssBeforeMiB: Math.round(rssBefore / 1048576), rssAfterMiB: Math.round(rssAfter / 1048576), durationMs: Math.round(durationMs) }, 'idle: memory collected'),
+  );
+
   let closing: Promise<void> | undefined;
   return {
     http,
@@ -224,6 +228,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
       closing ??= (async () => {
         draining = true;
         await http.close();
+        idleMemory.stop();
         authMaintenance.stop();
         await auth.audit.settle();
         await replication.close();
@@ -304,16 +309,21 @@ async function storedCounts(db: Db): Promise<StoredCounts> {
   return { blobs, manifests, uploadsOpen };
 }
 
-function createStorage(config: WharfConfig): StorageDriver {
+/** The S3 driver (and the AWS SDK, ~20 MiB of memory) is loaded only by those who use it. */
+async function createStorage(config: WharfConfig): Promise<StorageDriver> {
   switch (config.storage.driver) {
     case 'filesystem':
       return filesystemDriver(filesystemRoot(config), fileModes(config.dataPermissions));
     case 'memory':
       return memoryDriver();
-    case 's3':
+    case 's3': {
+      const { s3Driver } = await import('./storage/s3-driver.js');
       return s3Driver({ ...config.storage.s3! });
-    case 'oss':
+    }
+    case 'oss': {
+      const { ossDriverOptions, s3Driver } = await import('./storage/s3-driver.js');
       return s3Driver(ossDriverOptions({ ...config.storage.oss! }));
+    }
     default:
       throw new Error(`storage driver ${config.storage.driver} is not available in this build`);
   }

@@ -1,6 +1,5 @@
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import { createFileSync, makeDirectorySync, privateModes, type FileModes } from '../lib/file-modes.js';
 import type { Database } from './schema.js';
@@ -39,7 +38,7 @@ const PG_INT8 = 20;
 
 /** Opens the metadata database and brings its schema up to date. */
 export async function openDatabase(options: DatabaseOptions): Promise<Db> {
-  const db = options.driver === 'sqlite' ? openSqlite(options.path, options.busyTimeoutMs ?? 2_000, options.modes ?? privateModes, options.observe) : openPostgres(options);
+  const db = options.driver === 'sqlite' ? openSqlite(options.path, options.busyTimeoutMs ?? 2_000, options.modes ?? privateModes, options.observe) : await openPostgres(options);
   try {
     await migrate(db);
   } catch (error) {
@@ -68,7 +67,9 @@ function openSqlite(path: string, busyTimeoutMs: number, modes: FileModes, obser
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: observedSqlite(connection, observe) }) });
 }
 
-function openPostgres(options: Extract<DatabaseOptions, { driver: 'postgres' }>): Db {
+async function openPostgres(options: Extract<DatabaseOptions, { driver: 'postgres' }>): Promise<Db> {
+  // Loaded only with PostgreSQL configured: a SQLite server does not carry the client in memory.
+  const { default: pg } = await import('pg');
   const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
   const pool = new pg.Pool({
     connectionString: options.url,

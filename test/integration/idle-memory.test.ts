@@ -1,0 +1,43 @@
+/**
+ * Idle memory: once a server that was busy goes idle, it collects its garbage and gives the memory
+ * back (V8's own memory reducer is off in bin/wharf, and an idle server allocates nothing that
+ * would trigger a collection).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startWharfFor } from '../fixtures/server.js';
+import { pushStreamedBlob } from './mirror-fixtures.js';
+
+interface Collection {
+  time: string;
+  rssBeforeMiB: number;
+  rssAfterMiB: number;
+}
+
+const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+test('after a 256 MiB push, the idle server collects once and its RSS goes down', async (t) => {
+  const srv = await startWharfFor(t, { config: { log: { level: 'debug' } } });
+  const collections = () =>
+    srv
+      .logs()
+      .split('\n')
+      .filter((line) => line.includes('"idle: memory collected"'))
+      .map((line) => JSON.parse(line) as Collection);
+
+  await pushStreamedBlob(srv.url, 'idle/blob', 'idle-memory', 256 << 20);
+  const pushedAt = new Date().toISOString();
+  const busyRss = rssMiB(srv.process.pid!);
+
+  // Checks run every 10 s: the first window without the push is idle at most ~20 s later.
+  let after: Collection | undefined;
+  for (let waited = 0; !after && waited < 60_000; waited += 500) {
+    await sleep(500);
+    after = collections().find((c) => c.time > pushedAt);
+  }
+  assert.ok(after, `no idle collection logged within 60 s of the push (${collections().length} before it)`);
+  assert.ok(after.rssAfterMiB < after.rssBeforeMiB - 10, `collected ${after.rssBeforeMiB} -> ${after.rssAfterMiB} MiB`);
+  assert.ok(rssMiB(srv.process.pid!) < busyRss - 10, `RSS after the push ${busyRss.toFixed(0)} MiB, idle ${rssMiB(srv.process.pid!).toFixed(0)} MiB`);
+});
