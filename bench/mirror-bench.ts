@@ -66,7 +66,7 @@ try {
     // a fresh upstream blob per run: each first pull is a real miss
     const digest = await pushStreamedBlob(upstream.url, 'bench/up', `mirror-bench-${Date.now()}-${i}`, size);
     uncachedRuns.push(await timedGet(`${mirror.url}/v2/hub/bench/up/blobs/${digest}`, digest));
-    // let the verified spool land in storage (copy, fsync, rename, metadata) before measuring hits
+    // let the verified spool land in storage (fsync, rename, metadata) before measuring hits
     const hex = digest.slice('sha256:'.length);
     const file = path.join(mirror.dataDir, 'storage', 'blobs', 'sha256', hex.slice(0, 2), hex);
     while (!existsSync(file)) await new Promise((r) => setTimeout(r, 20));
