@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { resolve, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -8,11 +10,17 @@ import { apiScope } from './http/api/openapi.js';
 import { looksLikeDigest } from './oci/digest.js';
 import { projectOf } from './oci/names.js';
 import { mirrorStatsFrom, openReadAccess, registryReadRoutes } from './http/api/registry-read-routes.js';
+import type { AuditLog } from './auth/audit-log.js';
 import { bootstrapAdmin, type BootstrapResult } from './auth/bootstrap.js';
 import { createAuth, type AuthServices } from './auth/create-auth.js';
 import { startAuthMaintenance } from './auth/maintenance.js';
 import { authSurfaces } from './http/auth/surfaces.js';
 import { consolePlugin } from './http/console.js';
+import { gcMetrics } from './gc/metrics.js';
+import type { GcReport } from './gc/report.js';
+import { gcRunner, type GcLog, type GcRunner } from './gc/runner.js';
+import { scheduleGc, type GcSchedule } from './gc/schedule.js';
+import { noTagProtection } from './gc/tag-protection.js';
 import { healthPlugin } from './http/health.js';
 import { metricsHooks, metricsPlugin } from './http/metrics.js';
 import { createHttpServer } from './http/server.js';
@@ -29,9 +37,11 @@ import { mapRejections } from './lib/rejections.js';
 import { createMirror } from './mirror/create-mirror.js';
 import { metricsObserver } from './mirror/metrics-observer.js';
 import { createBrowser } from './registry/browse.js';
+import type { ContentLifecycle } from './registry/content.js';
+import { contentLifecycle } from './registry/content-lifecycle.js';
 import { createRegistry } from './registry/create-registry.js';
 import type { Registry } from './registry/registry.js';
-import { purgeIntervalMs, startUploadPurge, type UploadPurgeTask } from './registry/upload-purge.js';
+import { findStaleUploads, purgeIntervalMs, startUploadPurge, type UploadPurgeTask } from './registry/upload-purge.js';
 import { checkedDriver } from './storage/checked-driver.js';
 import type { StorageDriver } from './storage/driver.js';
 import { filesystemDriver } from './storage/fs-driver.js';
@@ -52,6 +62,11 @@ export interface App {
   uploadPurge: UploadPurgeTask;
   /** The event publisher, webhook endpoints and this instance's delivery loop. */
   events: Events;
+  /** How content is published and deleted (the state machine GC and writers share). */
+  content: ContentLifecycle;
+  /** Garbage collection and retention (docs/gc.md); `gcSchedule` is its timer. */
+  gc: GcRunner;
+  gcSchedule: GcSchedule;
   /** Starts listening; resolves with the bound port. */
   listen(): Promise<number>;
   /** Stops accepting, lets in-flight requests finish (up to the grace period), closes everything. */
@@ -117,9 +132,20 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
   // Events and webhooks (docs/webhooks.md): the outbox is written in the registry's transactions.
   const events = await createEvents({ metadata, settings: { ...config.webhooks, publicUrl: config.http.publicUrl }, now: Date.now, log: logger });
   const authMaintenance = startAuthMaintenance({ audit: auth.audit, sessions: metadata.sessions, now: Date.now, onError: (error) => logger.warn({ err: error }, 'audit retention failed') });
+  const observeGc = gcMetrics(metrics.registry);
+  const { content, gc } = lifecycle(config, {
+    metadata,
+    storage,
+    log: logger.child({ component: 'gc' }),
+    onFinished: (report) => {
+      recordGc(auth.audit, report);
+      observeGc(report);
+    },
+  });
   const registry = createRegistry({
     metadata,
     storage,
+    content,
     now: Date.now,
     maxPageSize: 10_000,
     manifestMaxBytes: config.http.manifestMaxBytes,
@@ -133,6 +159,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     inner: registry,
     metadata,
     storage,
+    content,
     upstreams: config.mirror.upstreams,
     cacheMaxBytes: config.mirror.cacheMaxBytes ?? 0,
     spoolDirectory: join(dataDirectory, 'mirror-spool', String(process.pid)),
@@ -201,9 +228,10 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
   replication.startScheduler();
   const purgeAfterMs = config.storage.uploadPurgeAfterHours * 3_600_000;
   const uploadPurge = startUploadPurge(
-    { metadata, storage, now: Date.now, maxAgeMs: purgeAfterMs, log: logger },
+    { metadata, storage, content, now: Date.now, maxAgeMs: purgeAfterMs, log: logger },
     { intervalMs: purgeIntervalMs(purgeAfterMs), firstRunMs: 60_000 },
   );
+  const gcSchedule = scheduleGc(config.gc.schedule, gc, logger.child({ component: 'gc' }));
 
   const idleMemory = idleMemoryReclaimer(({ rssBefore, rssAfter, durationMs }) =>
     logger.debug({ rssBeforeMiB: Math.round(rssBefore / 1048576), rssAfterMiB: Math.round(rssAfter / 1048576), durationMs: Math.round(durationMs) }, 'idle: memory collected'),
@@ -219,6 +247,9 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     metrics,
     uploadPurge,
     events,
+    content,
+    gc,
+    gcSchedule,
     async listen() {
       await http.listen({ host: config.http.address, port: config.http.port });
       const address = http.server.address();
@@ -234,6 +265,8 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
         await replication.close();
         await mirror?.close();
         await uploadPurge.stop();
+        gcSchedule.stop();
+        await gc.idle();
         await events.close();
         await background?.close();
         reads?.close();
@@ -286,6 +319,71 @@ export function checkDataPermissions(config: WharfConfig): Promise<LoosePath[]> 
   if (config.storage.driver === 'filesystem') paths.push(filesystemRoot(config));
   if (database.driver === 'sqlite' && database.path !== ':memory:') paths.push(database.path);
   return loosePaths(paths, fileModes(config.dataPermissions));
+}
+
+/**
+ * `wharf gc` beside running servers: the same database and store, the same lease and delete path,
+ * so it is as safe as a server's own run (docs/gc.md).
+ */
+export async function openGcForCli(config: WharfConfig, log: GcLog): Promise<{ gc: GcRunner; close(): Promise<void> }> {
+  const storage = checkedDriver(await createStorage(config), {
+    onError: (driver, operation, error) => log.error({ driver, operation, err: error }, 'storage operation failed'),
+  });
+  const cli = await openForCli(config).catch(async (error: unknown) => {
+    await storage.close();
+    throw error;
+  });
+  const { gc } = lifecycle(config, { metadata: cli.metadata, storage, log, onFinished: (report) => recordGc(cli.auth.audit, report) });
+  return {
+    gc,
+    async close() {
+      await gc.idle();
+      await cli.close();
+      await storage.close();
+    },
+  };
+}
+
+/** The content lifecycle and the GC runner over one metadata store and one blob store. */
+function lifecycle(
+  config: WharfConfig,
+  deps: { metadata: MetadataStore; storage: StorageDriver; log: GcLog; onFinished(report: GcReport): void },
+): { content: ContentLifecycle; gc: GcRunner } {
+  const holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const leaseTtlMs = config.gc.leaseSeconds * 1000;
+  const content = contentLifecycle({ metadata: deps.metadata, storage: deps.storage, now: Date.now, holder, leaseTtlMs });
+  const gc = gcRunner({
+    metadata: deps.metadata,
+    storage: deps.storage,
+    content,
+    staleUploads: async function* (before) {
+      for await (const upload of findStaleUploads(deps, before)) yield upload.id;
+    },
+    now: Date.now,
+    holder,
+    settings: {
+      graceMs: config.gc.graceSeconds * 1000,
+      untaggedGraceMs: config.gc.untaggedGraceHours * 3_600_000,
+      uploadPurgeAfterMs: config.storage.uploadPurgeAfterHours * 3_600_000,
+      leaseTtlMs,
+    },
+    protection: noTagProtection,
+    log: deps.log,
+    onFinished: deps.onFinished,
+  });
+  return { content, gc };
+}
+
+/** A finished GC run in the audit log (events: a webhook outbox would publish it here too). */
+function recordGc(audit: AuditLog, report: GcReport): void {
+  const { items: _items, ...summary } = report;
+  audit.record({
+    actor: report.actor,
+    action: report.dryRun ? 'gc.dry-run' : 'gc',
+    ...(report.project ? { project: report.project } : {}),
+    result: report.status === 'finished' ? 'success' : 'failure',
+    detail: summary,
+  });
 }
 
 function databaseOptions(config: WharfConfig, onConnectionError?: (error: Error) => void): DatabaseOptions {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerConfigCommands } from './config-commands.js';
+import { registerGcCommand } from './gc-commands.js';
 import { registerServeCommand } from './serve.js';
 import { registerProjectCommands } from './project-commands.js';
 import { registerReplicateCommands } from './replicate-commands.js';
@@ -19,5 +20,6 @@ export async function main(argv: string[]): Promise<void> {
   registerUserCommands(program);
   registerProjectCommands(program);
   registerReplicateCommands(program);
+  registerGcCommand(program);
   await program.parseAsync(argv);
 }

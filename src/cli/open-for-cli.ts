@@ -18,22 +18,27 @@ export function withDatabaseFlags(command: Command): Command {
 
 export type Services = Awaited<ReturnType<typeof openForCli>>;
 
+/** Loads the config like `serve`; a config error is printed, sets exit code 2 and gives undefined. */
+export function loadCliConfig(flags: DatabaseFlags): WharfConfig | undefined {
+  const overrides: ConfigOverrides = {};
+  if (flags.data !== undefined) overrides.dataDirectory = flags.data;
+  try {
+    return loadConfig({ file: flags.config, overrides, onWarning: (message) => process.stderr.write(`warning: ${message}\n`) });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exitCode = exitCodes.configError;
+    return undefined;
+  }
+}
+
 /**
  * Loads the config like `serve`, opens the database, runs `work`, closes. Domain errors print
  * their message and exit 1; config errors exit 2.
  */
 export async function runWithDatabase(flags: DatabaseFlags, work: (services: Services, config: WharfConfig) => Promise<void>): Promise<void> {
-  const overrides: ConfigOverrides = {};
-  if (flags.data !== undefined) overrides.dataDirectory = flags.data;
-  let config;
-  try {
-    config = loadConfig({ file: flags.config, overrides, onWarning: (message) => process.stderr.write(`warning: ${message}\n`) });
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    process.exitCode = exitCodes.configError;
-    return;
-  }
+  const config = loadCliConfig(flags);
+  if (!config) return;
   let services: Services | undefined;
   try {
     services = await openForCli(config);

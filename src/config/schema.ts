@@ -2,6 +2,7 @@ import { z } from 'zod';
 import './meta.js';
 import { authSchema } from './sections/auth.js';
 import { databaseSchema } from './sections/database.js';
+import { gcSchema } from './sections/gc.js';
 import { httpSchema } from './sections/http.js';
 import { logSchema } from './sections/log.js';
 import { metricsSchema } from './sections/metrics.js';
@@ -31,6 +32,7 @@ export const wharfConfigSchema = z
     database: databaseSchema.prefault({}),
     auth: authSchema.prefault({}),
     mirror: mirrorSchema.prefault({}),
+    gc: gcSchema.prefault({}),
     log: logSchema.prefault({}),
     metrics: metricsSchema.prefault({}),
     webhooks: webhooksSchema.prefault({}),

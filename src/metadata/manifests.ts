@@ -1,9 +1,11 @@
 import type { ParsedManifest } from '../oci/manifest.js';
 import { referrerArtifactType } from '../oci/manifest.js';
 import type { Db } from './database.js';
+import { isPostgres } from './dialect.js';
 import { fastReads, type FastReads } from './fast-reads.js';
 import type { Database } from './schema.js';
 import { sizesInRepository } from './digest-sizes.js';
+import { holdDigest, releaseDigests, type UsageChange } from './project-usage.js';
 
 export interface ManifestRecord {
   repository: string;
@@ -43,13 +45,19 @@ export function manifestEntry(repository: string, digest: string, size: number, 
 }
 
 export interface ManifestStore {
-  /** Inserts the manifest and what it references (idempotent for the same digest). */
-  add(entry: { record: ManifestRecord; references: ManifestReference[] }): Promise<void>;
+  /**
+   * Inserts the manifest and what it references, or refreshes it when it exists (a re-push:
+   * `touched_at`, the untagged grace period's anchor); counts its bytes in the project's usage.
+   * On PostgreSQL the row stays locked against GC until the transaction ends.
+   */
+  add(entry: { record: ManifestRecord; references: ManifestReference[] }): Promise<UsageChange | undefined>;
   get(repository: string, digest: string): Promise<ManifestRecord | undefined>;
   /** What a manifest GET or HEAD needs, by tag or by digest, in one query. */
   describe(repository: string, reference: { tag: string } | { digest: string }): Promise<{ digest: string; mediaType: string; size: number } | undefined>;
   /** The size of each of `digests` that is a manifest of `repository` (the others are absent). */
   sizes(repository: string, digests: readonly string[]): Promise<Map<string, number>>;
+  /** Like `sizes`, and the manifests found stay locked against GC until the transaction ends. */
+  lockSizes(repository: string, digests: readonly string[]): Promise<Map<string, number>>;
   /** Removes the manifest and its outgoing references; false when it did not exist. */
   remove(repository: string, digest: string): Promise<boolean>;
   /** Manifests of `repository` whose subject is `subject`, optionally of one artifact type. */
@@ -94,7 +102,7 @@ export function manifestStore(db: Db, reads: FastReads = fastReads(db)): Manifes
   const one = reads.prepare(() => db.selectFrom('manifests').select(columns).where('repository', '=', '').where('digest', '=', ''));
   return {
     async add({ record, references }) {
-      const inserted = await db
+      await db
         .insertInto('manifests')
         .values({
           repository: record.repository,
@@ -106,10 +114,11 @@ export function manifestStore(db: Db, reads: FastReads = fastReads(db)): Manifes
           config_digest: record.configDigest,
           annotations: record.annotations ? JSON.stringify(record.annotations) : null,
           created_at: record.createdAt,
+          touched_at: record.createdAt,
         })
-        .onConflict((c) => c.columns(['repository', 'digest']).doNothing())
-        .executeTakeFirst();
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0 || references.length === 0) return;
+        .onConflict((c) => c.columns(['repository', 'digest']).doUpdateSet({ touched_at: record.createdAt }))
+        .execute();
+      // Always (idempotent): GC may have deleted the row, and its references, just before.
       const unique = new Map(references.map((r) => [r.child, r]));
       const rows = [...unique.values()].map((r) => ({ repository: record.repository, parent: record.digest, child: r.child, kind: r.kind }));
       for (let i = 0; i < rows.length; i += 200) {
@@ -119,6 +128,7 @@ export function manifestStore(db: Db, reads: FastReads = fastReads(db)): Manifes
           .onConflict((c) => c.columns(['repository', 'parent', 'child']).doNothing())
           .execute();
       }
+      return holdDigest(db, record.repository, record.digest, record.size, record.createdAt);
     },
     async get(repository, digest) {
       const row = await one.first([repository, digest]);
@@ -129,10 +139,13 @@ export function manifestStore(db: Db, reads: FastReads = fastReads(db)): Manifes
       return row ? { digest: row.digest, mediaType: row.media_type, size: Number(row.size) } : undefined;
     },
     sizes: (repository, digests) => sizesInRepository(db, 'manifest', repository, digests),
+    lockSizes: (repository, digests) => sizesInRepository(db, 'manifest', repository, digests, isPostgres(db)),
     async remove(repository, digest) {
       await db.deleteFrom('manifest_references').where('repository', '=', repository).where('parent', '=', digest).execute();
       const result = await db.deleteFrom('manifests').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
-      return Number(result.numDeletedRows) > 0;
+      if (Number(result.numDeletedRows) === 0) return false;
+      await releaseDigests(db, [{ repository, digest }]);
+      return true;
     },
     async referrerDigests(repository, subjects) {
       const out: string[] = [];

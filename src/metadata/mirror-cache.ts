@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from './database.js';
+import { releaseDigests } from './project-usage.js';
 
 export interface MirrorCacheEntry {
   /** The mirror repository that serves it (`hub/library/alpine`). */
@@ -39,10 +40,10 @@ export interface MirrorCacheStore {
   leastRecentlyPulled(limit: number): Promise<MirrorCacheVictim[]>;
   /**
    * Removes an entry and the registry rows that made it visible in its mirror repository (blob
-   * link, or manifest with its tags). Returns true when nothing references the digest any more,
-   * so the caller may delete the bytes (its `blobs` row is gone too). Run inside a transaction.
+   * link, or manifest with its tags). The bytes stay: the caller hands the digest to the one
+   * delete path, which keeps them while anything else references them. Run inside a transaction.
    */
-  evict(repository: string, digest: string, kind: 'blob' | 'manifest'): Promise<boolean>;
+  evict(repository: string, digest: string, kind: 'blob' | 'manifest'): Promise<void>;
 }
 
 export function mirrorCacheStore(db: Db): MirrorCacheStore {
@@ -121,14 +122,7 @@ export function mirrorCacheStore(db: Db): MirrorCacheStore {
       } else {
         await db.deleteFrom('repository_blobs').where('repository', '=', repository).where('digest', '=', digest).execute();
       }
-      // The bytes may also serve private repositories or other mirror repositories: keep them then.
-      const stillUsed =
-        (await db.selectFrom('repository_blobs').select('digest').where('digest', '=', digest).limit(1).executeTakeFirst()) ??
-        (await db.selectFrom('manifests').select('digest').where('digest', '=', digest).limit(1).executeTakeFirst()) ??
-        (await db.selectFrom('mirror_cache').select('digest').where('digest', '=', digest).limit(1).executeTakeFirst());
-      if (stillUsed) return false;
-      await db.deleteFrom('blobs').where('digest', '=', digest).execute();
-      return true;
+      await releaseDigests(db, [{ repository, digest }]);
     },
   };
 }

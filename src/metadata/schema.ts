@@ -3,14 +3,29 @@ import type { AuthTables } from './auth-schema.js';
 import type { DeliveryTables } from './delivery-schema.js';
 import type { ReplicationTables } from './replication-schema.js';
 
+/** Where a blob's bytes are: being put in place, present, or being deleted by GC. */
+export type BlobState = 'pending' | 'live' | 'deleting';
+
+/** Who owns a `deleting` row: a holder of the GC lease, or the mirror cache's eviction (no lease). */
+export type Deleter = 'gc' | 'eviction';
+
 /**
  * The metadata tables, shared by SQLite and PostgreSQL. Times are epoch milliseconds; sizes are
  * bytes. Repository names are the keys (no surrogate ids): they are short and immutable.
  */
 export interface Database {
   repositories: { name: string; created_at: number };
-  blobs: { digest: string; size: number; created_at: number };
-  repository_blobs: { repository: string; digest: string; created_at: number };
+  /** 0006-lifecycle: `state`, `touched_at`, `deleting_since`, `deleting_by` (see migrations/0006-lifecycle.ts). */
+  blobs: {
+    digest: string;
+    size: number;
+    created_at: number;
+    state: ColumnType<BlobState, BlobState | undefined, BlobState>;
+    touched_at: ColumnType<number, number | undefined, number>;
+    deleting_since: ColumnType<number | null, number | null | undefined, number | null>;
+    deleting_by: ColumnType<Deleter | null, Deleter | null | undefined, Deleter | null>;
+  };
+  repository_blobs: { repository: string; digest: string; created_at: number; touched_at: ColumnType<number, number | undefined, number> };
   manifests: {
     repository: string;
     digest: string;
@@ -26,6 +41,8 @@ export interface Database {
     platforms: ColumnType<string | null, string | null | undefined, string | null>;
     /** 0011: manifest GETs counted so far (written in batches, see audit-log.ts). */
     pull_count: ColumnType<number, number | undefined, number>;
+    /** 0006-lifecycle: the last push of this manifest here, or the last time a tag left it. */
+    touched_at: ColumnType<number, number | undefined, number>;
   };
   manifest_references: { repository: string; parent: string; child: string; kind: 'blob' | 'manifest' };
   tags: { repository: string; name: string; digest: string; updated_at: number };
@@ -35,6 +52,24 @@ export interface Database {
   mirror_tags: { repository: string; tag: string; checked_at: number };
   /** 0005-leases: who holds which named lease until when (see leases.ts). */
   leases: { name: string; holder: string; acquired_at: number; expires_at: number };
+  /** 0006-lifecycle: each distinct digest a project holds, its usage and quota, policies, GC runs. */
+  project_blobs: { project: string; digest: string; size: number };
+  project_usage: { project: string; used_bytes: number; quota_bytes: number | null; warned_at: number | null };
+  project_policies: { project: string; policy: string; updated_at: number; updated_by: string };
+  gc_runs: {
+    id: string;
+    started_at: number;
+    finished_at: number | null;
+    status: string;
+    dry_run: number;
+    trigger: string;
+    actor: string;
+    project: string | null;
+    grace_ms: number;
+    summary: string | null;
+    items: string | null;
+    error: string | null;
+  };
   /** 0002-auth: identities, projects, sessions, signing keys, login counters, audit (see auth-schema.ts). */
   users: AuthTables['users'];
   projects: AuthTables['projects'];

@@ -2,6 +2,8 @@ import { SqliteAdapter, sql } from 'kysely';
 import type { Db } from './database.js';
 import { blobStore, type BlobStore } from './blobs.js';
 import { browseStore, type BrowseStore } from './browse.js';
+import { gcRunStore, type GcRunStore } from './gc-runs.js';
+import { gcScanStore, type GcScanStore } from './gc-scan.js';
 import { leaseStore, type LeaseStore } from './leases.js';
 import { manifestStore, type ManifestStore } from './manifests.js';
 import { mirrorCacheStore, type MirrorCacheStore } from './mirror-cache.js';
@@ -15,7 +17,9 @@ import { auditStore, type AuditStore } from './audit.js';
 import type { BackgroundWriter } from './background-writer.js';
 import type { FastReads } from './fast-reads.js';
 import { authStateStore, type AuthStateStore } from './auth-state.js';
+import { policyStore, type PolicyStore } from './policies.js';
 import { projectStore, type ProjectStore } from './projects.js';
+import { reclaimStore, type ReclaimStore } from './reclaim.js';
 import { robotStore, type RobotStore } from './robots.js';
 import { sessionStore, type SessionStore } from './sessions.js';
 import { userStore, type UserStore } from './users.js';
@@ -63,6 +67,12 @@ export interface MetadataStore {
   readonly replicationPins: ReplicationPinStore;
   /** Where chunked pushes stand at their targets. */
   readonly replicationUploads: ReplicationUploadStore;
+  /** GC's paged reads, and its deletes that re-check what they delete (docs/gc.md). */
+  readonly gcScan: GcScanStore;
+  readonly reclaim: ReclaimStore;
+  readonly gcRuns: GcRunStore;
+  /** Project retention policies, usage and quotas. */
+  readonly policies: PolicyStore;
   /** Runs `work` in one transaction: every write in it commits, or none does. */
   transaction<T>(work: (store: MetadataStore) => Promise<T>): Promise<T>;
   /** Throws when the database cannot answer, or (SQLite) cannot take a write. */
@@ -99,6 +109,10 @@ export function metadataStore(db: Db, writer?: BackgroundWriter, reads?: FastRea
     replicationRuns: replicationRunStore(db),
     replicationPins: replicationPinStore(db),
     replicationUploads: replicationUploadStore(db),
+    gcScan: gcScanStore(db),
+    reclaim: reclaimStore(db),
+    gcRuns: gcRunStore(db),
+    policies: policyStore(db),
     transaction(work) {
       // Already inside one: join it (Kysely has no nested transactions).
       if (db.isTransaction) return work(this);

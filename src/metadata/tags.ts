@@ -2,13 +2,17 @@ import type { Db } from './database.js';
 import { fastReads, type FastReads } from './fast-reads.js';
 
 export interface TagStore {
-  /** Points `name` at `digest`, creating or moving the tag. */
+  /**
+   * Points `name` at `digest`, creating or moving the tag. A manifest the tag leaves is touched:
+   * its untagged grace period starts now.
+   */
   set(repository: string, name: string, digest: string, now: number): Promise<void>;
   /** Creates the tag unless it exists; returns the digest it points at afterwards (a race-free "set once"). */
   create(repository: string, name: string, digest: string, now: number): Promise<string>;
   /** The digest a tag points at. */
   resolve(repository: string, name: string): Promise<string | undefined>;
-  remove(repository: string, name: string): Promise<boolean>;
+  /** Removes the tag; the manifest it pointed at is touched, as by `set`. */
+  remove(repository: string, name: string, now: number): Promise<boolean>;
   removeForDigest(repository: string, digest: string): Promise<number>;
   /** Tag names after `last` in byte order, at most `limit`. */
   list(repository: string, options: { last?: string; limit: number }): Promise<string[]>;
@@ -17,13 +21,21 @@ export interface TagStore {
 /** `reads`: the hot reads' fast path (outside transactions; see fast-reads.ts). */
 export function tagStore(db: Db, reads: FastReads = fastReads(db)): TagStore {
   const digestOf = reads.prepare(() => db.selectFrom('tags').select('digest').where('repository', '=', '').where('name', '=', ''));
+  const touch = (repository: string, digest: string, now: number) =>
+    db.updateTable('manifests').set({ touched_at: now }).where('repository', '=', repository).where('digest', '=', digest).execute();
+  // Inside `set`: the tag as this store's (transaction's) connection sees it.
+  const current = async (repository: string, name: string) =>
+    (await db.selectFrom('tags').select('digest').where('repository', '=', repository).where('name', '=', name).executeTakeFirst())?.digest;
+
   return {
     async set(repository, name, digest, now) {
+      const previous = await current(repository, name);
       await db
         .insertInto('tags')
         .values({ repository, name, digest, updated_at: now })
         .onConflict((c) => c.columns(['repository', 'name']).doUpdateSet({ digest, updated_at: now }))
         .execute();
+      if (previous !== undefined && previous !== digest) await touch(repository, previous, now);
     },
     async create(repository, name, digest, now) {
       await db.insertInto('tags').values({ repository, name, digest, updated_at: now }).onConflict((c) => c.columns(['repository', 'name']).doNothing()).execute();
@@ -33,9 +45,10 @@ export function tagStore(db: Db, reads: FastReads = fastReads(db)): TagStore {
     async resolve(repository, name) {
       return (await digestOf.first([repository, name]))?.digest;
     },
-    async remove(repository, name) {
-      const result = await db.deleteFrom('tags').where('repository', '=', repository).where('name', '=', name).executeTakeFirst();
-      return Number(result.numDeletedRows) > 0;
+    async remove(repository, name, now) {
+      const removed = await db.deleteFrom('tags').where('repository', '=', repository).where('name', '=', name).returning('digest').executeTakeFirst();
+      if (removed) await touch(repository, removed.digest, now);
+      return removed !== undefined;
     },
     async removeForDigest(repository, digest) {
       const result = await db.deleteFrom('tags').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();

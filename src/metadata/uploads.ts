@@ -13,8 +13,8 @@ export interface UploadStore {
   get(id: string): Promise<UploadRecord | undefined>;
   setSize(id: string, size: number, now: number): Promise<void>;
   remove(id: string): Promise<void>;
-  /** Sessions untouched since `before`, for the purge task. */
-  staleSince(before: number, limit: number): Promise<UploadRecord[]>;
+  /** Sessions untouched since `before`, by id after `after`, for the purge task. */
+  staleSince(before: number, limit: number, after?: string): Promise<UploadRecord[]>;
   countOpen(): Promise<number>;
 }
 
@@ -44,8 +44,10 @@ export function uploadStore(db: Db): UploadStore {
     async remove(id) {
       await db.deleteFrom('uploads').where('id', '=', id).execute();
     },
-    async staleSince(before, limit) {
-      return (await db.selectFrom('uploads').selectAll().where('updated_at', '<', before).limit(limit).execute()).map(toRecord);
+    async staleSince(before, limit, after) {
+      let query = db.selectFrom('uploads').selectAll().where('updated_at', '<', before).orderBy('id').limit(limit);
+      if (after !== undefined) query = query.where('id', '>', after);
+      return (await query.execute()).map(toRecord);
     },
     async countOpen() {
       const row = await db.selectFrom('uploads').select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirst();

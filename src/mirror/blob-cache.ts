@@ -9,6 +9,7 @@ import { runExclusive } from '../lib/exclusive.js';
 import { parseDigest } from '../oci/digest.js';
 import type { BlobContent, BlobInfo } from '../registry/registry.js';
 import type { ByteRange } from '../storage/driver.js';
+import type { MetadataStore } from '../metadata/store.js';
 import { blobKey } from '../storage/keys.js';
 import { TOUCH_GRANULARITY_MS, type MirrorDeps } from './deps.js';
 import { InflightBlob } from './inflight-blob.js';
@@ -84,9 +85,10 @@ export function blobCache(deps: MirrorDeps): BlobCache {
     const known = await metadata.blobs.get(digest);
     if (!known) return undefined;
     if (!(await metadata.mirrorCache.referencedByManifest(route.cacheRepository, digest))) return undefined;
-    if (!(await storage.stat(blobKey(parseDigest(digest))))) return undefined;
     const size = Number(known.size);
-    await link([route], digest, size);
+    // Only while the bytes are live: GC or eviction may be deleting them right now.
+    if (!(await deps.content.reference(digest, (tx) => link(tx, [route], digest, size)))) return undefined;
+    deps.onCached();
     return { digest, size };
   }
 
@@ -95,17 +97,14 @@ export function blobCache(deps: MirrorDeps): BlobCache {
     return (await cached(route, digest)) !== undefined || (await adopt(route, digest)) !== undefined;
   }
 
-  async function link(routes: MirrorRoute[], digest: string, size: number): Promise<void> {
+  async function link(tx: MetadataStore, routes: MirrorRoute[], digest: string, size: number): Promise<true> {
     const now = deps.now();
-    await metadata.transaction(async (tx) => {
-      await tx.blobs.add({ digest, size }, now);
-      for (const route of routes) {
-        await tx.repositories.ensure(route.cacheRepository, now);
-        await tx.blobs.link(route.cacheRepository, digest, now);
-        await tx.mirrorCache.record({ repository: route.cacheRepository, digest, kind: 'blob', size, upstream: route.upstream.name }, now);
-      }
-    });
-    deps.onCached();
+    for (const route of routes) {
+      await tx.repositories.ensure(route.cacheRepository, now);
+      await tx.blobs.link(route.cacheRepository, { digest, size }, now);
+      await tx.mirrorCache.record({ repository: route.cacheRepository, digest, kind: 'blob', size, upstream: route.upstream.name }, now);
+    }
+    return true;
   }
 
   function touch(route: MirrorRoute, digest: string): void {
@@ -186,8 +185,11 @@ export function blobCache(deps: MirrorDeps): BlobCache {
       if (outcome.ok) {
         const key = blobKey(blob.digest);
         // The spool becomes the blob (a rename on the filesystem store); other stores get a copy.
-        if (!(await storage.stat(key))) await (storage.adopt ? storage.adopt(blob.spoolPath, key) : storage.write(key, createReadStream(blob.spoolPath)));
-        await link([...routes.values()], digest, blob.size);
+        const putBytes = async () => {
+          if ((await storage.stat(key))?.size !== blob.size) await (storage.adopt ? storage.adopt(blob.spoolPath, key) : storage.write(key, createReadStream(blob.spoolPath)));
+        };
+        await deps.content.publish({ digest, size: blob.size }, putBytes, (tx) => link(tx, [...routes.values()], digest, blob.size));
+        deps.onCached();
       } else {
         observer.upstreamError(route.upstream.name, 'invalid-content');
         deps.log.warn({ upstream: route.upstream.name, repository: route.upstreamRepository, digest, reason: outcome.error.message }, 'upstream blob rejected, not cached');

@@ -2,6 +2,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { makeDirectory, privateModes, type FileModes } from '../lib/file-modes.js';
 import type { MetadataStore } from '../metadata/store.js';
+import type { ContentLifecycle } from '../registry/content.js';
 import type { Registry } from '../registry/registry.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { blobCache } from './blob-cache.js';
@@ -28,6 +29,7 @@ export interface MirrorOptions {
   inner: Registry;
   metadata: MetadataStore;
   storage: StorageDriver;
+  content: ContentLifecycle;
   upstreams: readonly UpstreamSettings[];
   /** 0 or undefined: no limit. */
   cacheMaxBytes?: number;
@@ -76,11 +78,12 @@ export async function createMirror(options: MirrorOptions): Promise<Mirror> {
     }),
   }));
   const router = new MirrorRouter(upstreams);
-  const evictor = createEvictor({ metadata: options.metadata, storage: options.storage, maxBytes: options.cacheMaxBytes ?? 0, log: options.log });
+  const evictor = createEvictor({ metadata: options.metadata, content: options.content, maxBytes: options.cacheMaxBytes ?? 0, now, log: options.log });
   const deps = {
     inner: options.inner,
     metadata: options.metadata,
     storage: options.storage,
+    content: options.content,
     spoolDirectory: options.spoolDirectory,
     fileModes: options.fileModes ?? privateModes,
     manifestMaxBytes: options.manifestMaxBytes,

@@ -1,5 +1,6 @@
 import type { FileModes } from '../lib/file-modes.js';
 import type { MetadataStore } from '../metadata/store.js';
+import type { ContentLifecycle } from '../registry/content.js';
 import type { Registry } from '../registry/registry.js';
 import type { StorageDriver } from '../storage/driver.js';
 import type { MirrorObserver } from './observer.js';
@@ -17,6 +18,8 @@ export interface MirrorDeps {
   inner: Registry;
   metadata: MetadataStore;
   storage: StorageDriver;
+  /** Publishes cached content and deletes evicted bytes, on the same terms as the registry and GC. */
+  content: ContentLifecycle;
   /** Local directory for downloads in flight (spool files), emptied at start. */
   spoolDirectory: string;
   /** Modes of spool files (default owner-only). */

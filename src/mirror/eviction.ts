@@ -1,7 +1,5 @@
-import { parseDigest } from '../oci/digest.js';
 import type { MetadataStore } from '../metadata/store.js';
-import type { StorageDriver } from '../storage/driver.js';
-import { blobKey } from '../storage/keys.js';
+import type { ContentReclaimer } from '../registry/content.js';
 import type { MirrorLog } from './deps.js';
 
 export interface Evictor {
@@ -14,13 +12,14 @@ export interface Evictor {
 const BATCH = 100;
 
 /**
- * Keeps the cache under `maxBytes` by evicting the least recently pulled entries. Bytes are deleted
- * only when nothing else (a private repository, another mirror repository) still uses the digest.
- * One pass runs at a time per process; passes on several instances are harmless (each eviction is
- * one transaction, and a second one finds nothing to do).
+ * Keeps the cache under `maxBytes` by evicting the least recently pulled entries. Eviction removes
+ * the cache's references; the bytes go through the one delete path (docs/gc.md), which keeps them
+ * while anything else (a private repository, another mirror repository, a push in flight) uses
+ * the digest. One pass runs at a time per process; passes on several instances are harmless (each
+ * eviction is one transaction, and a second one finds nothing to do).
  */
-export function createEvictor(options: { metadata: MetadataStore; storage: StorageDriver; maxBytes: number; log: MirrorLog }): Evictor {
-  const { metadata, storage, maxBytes, log } = options;
+export function createEvictor(options: { metadata: MetadataStore; content: ContentReclaimer; maxBytes: number; now: () => number; log: MirrorLog }): Evictor {
+  const { metadata, content, maxBytes, log } = options;
   let running: Promise<void> | undefined;
   let again = false;
 
@@ -31,9 +30,9 @@ export function createEvictor(options: { metadata: MetadataStore; storage: Stora
       if (victims.length === 0) return;
       for (const victim of victims) {
         if (total <= maxBytes) return;
-        const orphaned = await metadata.transaction((tx) => tx.mirrorCache.evict(victim.repository, victim.digest, victim.kind));
-        if (orphaned) await storage.delete(blobKey(parseDigest(victim.digest)));
-        log.info({ repository: victim.repository, digest: victim.digest, size: victim.size, bytesDeleted: orphaned }, 'mirror cache entry evicted');
+        await metadata.transaction((tx) => tx.mirrorCache.evict(victim.repository, victim.digest, victim.kind));
+        const { deleted } = await content.reclaimBlobs([victim.digest], options.now(), { by: 'eviction' });
+        log.info({ repository: victim.repository, digest: victim.digest, size: victim.size, bytesDeleted: deleted.length > 0 }, 'mirror cache entry evicted');
         total = await metadata.mirrorCache.totalBytes();
       }
     }

@@ -97,12 +97,13 @@ export function manifestCache(deps: MirrorDeps): ManifestCache {
       return;
     }
     const key = blobKey(parseDigest(content.digest));
-    if (!(await storage.stat(key))) await storage.write(key, content.bytes);
-    const now = deps.now();
+    const putBytes = async () => {
+      if ((await storage.stat(key))?.size !== content.size) await storage.write(key, content.bytes);
+    };
     const repository = route.cacheRepository;
-    await metadata.transaction(async (tx) => {
+    await deps.content.publish({ digest: content.digest, size: content.size }, putBytes, async (tx) => {
+      const now = deps.now();
       await tx.repositories.ensure(repository, now);
-      await tx.blobs.add({ digest: content.digest, size: content.size }, now);
       await tx.manifests.add(manifestEntry(repository, content.digest, content.size, parsed, now));
       await tx.mirrorCache.record({ repository, digest: content.digest, kind: 'manifest', size: content.size, upstream: route.upstream.name }, now);
       if (tag) {

@@ -6,11 +6,13 @@ import { parseTag } from '../oci/names.js';
 import { LruCache } from '../lib/lru.js';
 import { blobKey } from '../storage/keys.js';
 import { manifestEntry } from '../metadata/manifests.js';
-import type { RegistryDeps } from './deps.js';
+import { admitUsage, usageCommitted, type RegistryDeps } from './deps.js';
 import { plainHooks, type DeleteTarget, type WriteContext } from './hooks.js';
 import type { ManifestContent, ManifestInfo, Registry } from './registry.js';
 
 const MANIFEST_CACHE_BYTES = 64 << 20;
+
+type SizesOf = (repository: string, digests: readonly string[]) => Promise<Map<string, number>>;
 
 export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManifest' | 'getManifest' | 'putManifest' | 'deleteManifest'> {
   const { metadata, storage } = deps;
@@ -36,12 +38,13 @@ export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManife
   /**
    * What the manifest refers to must be in the repository (MANIFEST_BLOB_UNKNOWN), each with the
    * size its descriptor declares (MANIFEST_INVALID naming the first that differs): sizes feed the
-   * console, usage and quotas. One query for the blobs and one for the child manifests, as before.
+   * console, usage and quotas. One query for the blobs and one for the child manifests; inside
+   * the storing transaction, with the rows locked against GC (docs/gc.md).
    */
-  async function checkReferences(repository: string, parsed: ParsedManifest): Promise<void> {
+  async function checkReferences(repository: string, parsed: ParsedManifest, blobsIn: SizesOf, manifestsIn: SizesOf): Promise<void> {
     const blobs = parsed.blobs.filter(mustExist);
-    const blobSizes = await metadata.blobs.sizesInRepository(repository, blobs.map((d) => d.digest));
-    const manifestSizes = await metadata.manifests.sizes(repository, parsed.manifests.map((d) => d.digest));
+    const blobSizes = await blobsIn(repository, blobs.map((d) => d.digest));
+    const manifestSizes = await manifestsIn(repository, parsed.manifests.map((d) => d.digest));
     const checked = [...blobs.map((d) => ({ d, stored: blobSizes.get(d.digest) })), ...parsed.manifests.map((d) => ({ d, stored: manifestSizes.get(d.digest) }))];
     const missing = [...new Set(checked.filter((c) => c.stored === undefined).map((c) => c.d.digest))];
     if (missing.length > 0) {
@@ -98,22 +101,27 @@ export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManife
         });
       }
 
-      await checkReferences(repository, parsed);
+      // A cheap refusal before any write; the check that counts is repeated under locks below.
+      await checkReferences(repository, parsed, metadata.blobs.sizesInRepository, metadata.manifests.sizes);
 
-      // Bytes first, then the metadata that makes them visible: a crash between the two leaves
-      // only unreferenced bytes for GC, never a manifest without content.
+      // The bytes are in place before the transaction that makes them visible; on PostgreSQL
+      // that transaction holds what the manifest references locked, so GC cannot take them away
+      // between this check and the commit (docs/gc.md).
       const key = blobKey(digest);
-      if (!(await storage.stat(key))) await storage.write(key, body);
-      bytesByDigest.set(digest.value, body);
-
-      const now = deps.now();
-      await metadata.transaction(async (tx) => {
+      const putBytes = async () => {
+        if ((await storage.stat(key))?.size !== body.length) await storage.write(key, body);
+      };
+      const change = await deps.content.publish({ digest: digest.value, size: body.length }, putBytes, async (tx) => {
+        const now = deps.now();
         await tx.repositories.ensure(repository, now);
-        await tx.blobs.add({ digest: digest.value, size: body.length }, now);
-        await tx.manifests.add(manifestEntry(repository, digest.value, body.length, parsed, now));
+        await checkReferences(repository, parsed, tx.blobs.lockSizesInRepository, tx.manifests.lockSizes);
+        const added = admitUsage(deps, await tx.manifests.add(manifestEntry(repository, digest.value, body.length, parsed, now)));
         await hooks.manifestStored(tx, { repository, digest: digest.value, mediaType: parsed.mediaType, size: body.length, parsed, tag: tag ?? null }, context);
         if (tag) await hooks.setTag(tx, repository, tag, digest.value, { ...context, via: 'push' });
+        return added;
       });
+      bytesByDigest.set(digest.value, body);
+      usageCommitted(deps, change);
       return { digest: digest.value, ...(parsed.subject ? { subject: parsed.subject.digest } : {}) };
     },
 
@@ -123,7 +131,7 @@ export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManife
         await hooks.beforeDelete(tx, repository, target);
         let gone: boolean;
         if ('tag' in target) {
-          gone = await tx.tags.remove(repository, target.tag);
+          gone = await tx.tags.remove(repository, target.tag, deps.now());
         } else {
           await tx.tags.removeForDigest(repository, target.digest);
           gone = await tx.manifests.remove(repository, target.digest);

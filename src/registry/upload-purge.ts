@@ -1,12 +1,14 @@
 import type { MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
+import type { ContentReclaimer } from './content.js';
 
 /**
  * The upload purge: abandoned upload sessions are deleted once nobody has touched them for
  * `maxAgeMs`. Two sweeps, because the truth is in two places:
  *
  * 1. sessions — rows in the metadata whose last change is older than the cutoff: the row goes
- *    first (from then on the session is unknown to clients), then the bytes in the store;
+ *    first (from then on the session is unknown to clients), then the bytes in the store, through
+ *    the one delete path (`reclaimUpload`: the row goes only if it is still untouched);
  * 2. orphans — uploads the driver holds with no live row (a crash between the two writes of a
  *    start or a purge, a bytes abort that failed, a row lost with its database). On S3 the same
  *    call also aborts multipart uploads a crash left behind (see s3-uploads.ts).
@@ -17,6 +19,7 @@ import type { StorageDriver } from '../storage/driver.js';
 export interface UploadPurgeDeps {
   metadata: MetadataStore;
   storage: StorageDriver;
+  content: ContentReclaimer;
   now: () => number;
   /** Sessions untouched for longer than this are purged. */
   maxAgeMs: number;
@@ -32,6 +35,9 @@ export interface PurgeLog {
 export interface PurgeResult {
   /** Sessions whose row was stale. */
   sessions: number;
+  /** Their ids and those of the orphans, and the bytes they held, for GC's report. */
+  ids: string[];
+  bytes: number;
   /** Driver uploads with no live row. */
   orphans: number;
   /** Uploads whose abort failed (retried on the next run). */
@@ -40,40 +46,51 @@ export interface PurgeResult {
 
 const BATCH = 100;
 
+/** A stale session (its row is old) or an orphan (bytes with no live row). */
+export interface StaleUpload {
+  id: string;
+  kind: 'session' | 'orphan';
+}
+
+/** What the purge would delete now: read-only (GC's dry run lists it, the purge deletes it). */
+export async function* findStaleUploads(deps: Pick<UploadPurgeDeps, 'metadata' | 'storage'>, before: number): AsyncGenerator<StaleUpload> {
+  let after: string | undefined;
+  for (;;) {
+    const stale = await deps.metadata.uploads.staleSince(before, BATCH, after);
+    for (const record of stale) yield { id: record.id, kind: 'session' };
+    if (stale.length < BATCH) break;
+    after = stale[stale.length - 1]!.id;
+  }
+  for await (const id of deps.storage.staleUploads(new Date(before))) {
+    const record = await deps.metadata.uploads.get(id);
+    // A row means a session: stale ones were listed above, fresh ones are in use (bytes arrive
+    // seldom, rows say when).
+    if (!record) yield { id, kind: 'orphan' };
+  }
+}
+
 /** One run of the purge. Errors of single uploads are logged and counted, not thrown. */
 export async function purgeStaleUploads(deps: UploadPurgeDeps): Promise<PurgeResult> {
-  const { metadata, storage, log } = deps;
+  const { content, log } = deps;
   const before = deps.now() - deps.maxAgeMs;
-  const result: PurgeResult = { sessions: 0, orphans: 0, failed: 0 };
-
-  const abort = async (id: string, kind: 'session' | 'orphan'): Promise<boolean> => {
+  const result: PurgeResult = { sessions: 0, ids: [], bytes: 0, orphans: 0, failed: 0 };
+  // Listed first, deleted after: deleting while paging would skip rows.
+  const stale: StaleUpload[] = [];
+  for await (const upload of findStaleUploads(deps, before)) stale.push(upload);
+  for (const { id, kind } of stale) {
     try {
-      await metadata.uploads.remove(id);
-      await storage.abortUpload(id);
-      return true;
+      const freed = await content.reclaimUpload(id, before);
+      if (freed === undefined) continue;
+      result.ids.push(id);
+      result.bytes += freed;
+      if (kind === 'session') result.sessions++;
+      else result.orphans++;
     } catch (error) {
       result.failed++;
       log.error({ upload: id, kind, err: error }, 'upload purge failed');
-      return false;
     }
-  };
-
-  // A row whose abort failed is gone already or stays stale; stop when a batch makes no progress.
-  for (;;) {
-    const stale = await metadata.uploads.staleSince(before, BATCH);
-    let done = 0;
-    for (const record of stale) if (await abort(record.id, 'session')) done++;
-    result.sessions += done;
-    if (stale.length < BATCH || done === 0) break;
   }
-
-  for await (const id of storage.staleUploads(new Date(before))) {
-    const record = await metadata.uploads.get(id);
-    if (record && record.updatedAt >= before) continue; // still in use: bytes arrive seldom, rows say when
-    if (await abort(id, 'orphan')) result.orphans++;
-  }
-
-  if (result.sessions + result.orphans + result.failed > 0) log.info({ ...result }, 'upload purge done');
+  if (result.sessions + result.orphans + result.failed > 0) log.info({ sessions: result.sessions, orphans: result.orphans, failed: result.failed }, 'upload purge done');
   return result;
 }
 

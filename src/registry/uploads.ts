@@ -6,7 +6,7 @@ import { KeyedMutex } from '../lib/keyed-mutex.js';
 import { feed, HashingCounter } from '../lib/streams.js';
 import { UploadLengthError, UploadOffsetError } from '../storage/driver.js';
 import { blobKey } from '../storage/keys.js';
-import type { RegistryDeps } from './deps.js';
+import { admitUsage, usageCommitted, type RegistryDeps } from './deps.js';
 import type { BlobInfo, ChunkRange, Registry, UploadStatus } from './registry.js';
 
 const TOUCH_INTERVAL_MS = 30_000;
@@ -116,18 +116,34 @@ export function uploadUseCases(
       await discard(id);
       throw new RegistryError('DIGEST_INVALID', undefined, { detail: { expected: digest.value, actual } });
     }
-    const existing = await storage.stat(blobKey(digest));
-    if (existing && existing.size === size) await storage.abortUpload(id);
-    else await storage.commitUpload(id, blobKey(digest));
-    const now = deps.now();
-    await metadata.transaction(async (tx) => {
-      await tx.blobs.add({ digest: digest.value, size }, now);
-      await tx.repositories.ensure(repository, now);
-      await tx.blobs.link(repository, digest.value, now);
-      await tx.uploads.remove(id);
-    });
+    const key = blobKey(digest);
+    const blob = { digest: digest.value, size };
+    let placed = false;
+    const putBytes = async () => {
+      const existing = await storage.stat(key);
+      if (existing && existing.size === size) await storage.abortUpload(id);
+      else await storage.commitUpload(id, key);
+      placed = true;
+    };
+    let change;
+    try {
+      change = await deps.content.publish(blob, putBytes, async (tx) => {
+        const now = deps.now();
+        await tx.repositories.ensure(repository, now);
+        const added = admitUsage(deps, await tx.blobs.link(repository, blob, now));
+        await tx.uploads.remove(id);
+        return added;
+      });
+    } catch (error) {
+      // Over quota: the session is finished either way (the client starts again if it wants).
+      if (error instanceof RegistryError && error.code === 'DENIED') await discard(id).catch(() => undefined);
+      throw error;
+    }
+    // The bytes were there already: this upload's copy is not needed.
+    if (!placed) await storage.abortUpload(id);
     touched.delete(id);
-    return { digest: digest.value, size };
+    usageCommitted(deps, change);
+    return blob;
   }
 
   async function discard(id: string): Promise<void> {
@@ -153,12 +169,16 @@ export function uploadUseCases(
       if (from === undefined || from === repository) return null;
       const found = await metadata.blobs.findInRepository(from, digest);
       if (!found) return null;
-      const now = deps.now();
-      await metadata.transaction(async (tx) => {
+      const blob = { digest, size: Number(found.size) };
+      // Only bytes that are there can be mounted: GC may be deleting this digest right now.
+      const linked = await deps.content.reference(digest, async (tx) => {
+        const now = deps.now();
         await tx.repositories.ensure(repository, now);
-        await tx.blobs.link(repository, digest, now);
+        return { change: admitUsage(deps, await tx.blobs.link(repository, blob, now)) };
       });
-      return { digest, size: Number(found.size) };
+      if (!linked) return null;
+      usageCommitted(deps, linked.change);
+      return blob;
     },
 
     async uploadBlob(repository, digestText, body) {

@@ -284,6 +284,7 @@ describe('mirror: pull-through cache of a Wharf upstream', () => {
     const a = smallImage();
     const b = smallImage();
     await pushImage(upstream.url, 't/moving', 'v1', a);
+    // The mirror stamps the tag somewhere between these two times.
     const fetchedAt = Date.now();
     assert.equal((await pull(mirror.url, 'ttl/t/moving', 'v1')).digest, a.manifest.digest);
     // The tag was cached somewhere between fetchedAt and now: its TTL runs out by now + 1 s.

@@ -61,7 +61,8 @@ const T0 = Date.UTC(2026, 10, 28, 10, 0, 0);
 async function pushManifest(metadata: MetadataStore, repository: string, digest: string): Promise<void> {
   await metadata.transaction(async (tx) => {
     await tx.repositories.ensure(repository, T0);
-    await tx.blobs.add({ digest, size: 100 }, T0);
+    await tx.blobs.reserve({ digest, size: 100 }, T0);
+    await tx.blobs.finalize(digest, T0);
     await tx.manifests.add({
       record: { repository, digest, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 100, artifactType: null, subject: null, configDigest: null, annotations: null, createdAt: T0 },
       references: [],

@@ -15,7 +15,7 @@ import YAML from 'yaml';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import { RegistryError } from '../../src/errors.js';
-import { purgeStaleUploads } from '../../src/registry/upload-purge.js';
+import { purgeStaleUploads, type PurgeResult } from '../../src/registry/upload-purge.js';
 import { s3Driver } from '../../src/storage/s3-driver.js';
 import { runWharf } from '../fixtures/cli.js';
 import { makeTempDir, removeDir } from '../fixtures/paths.js';
@@ -166,8 +166,10 @@ function describeStartup(env: S3TestEnv): void {
       await registry.appendUpload('purge/live', live.id, Readable.from([liveBytes]));
       assert.ok((await uploadKeys(abandoned.id)).length >= 2, 'the abandoned upload has state and a part');
 
+      const counts = ({ sessions, orphans, failed }: PurgeResult) => ({ sessions, orphans, failed });
       const first = await app.uploadPurge.runNow();
-      assert.deepEqual(first, { sessions: 1, orphans: 0, failed: 0 });
+      assert.deepEqual(counts(first), { sessions: 1, orphans: 0, failed: 0 });
+      assert.deepEqual(first.ids, [abandoned.id]);
       assert.equal(await metadata.uploads.get(abandoned.id), undefined);
       assert.deepEqual(await uploadKeys(abandoned.id), []);
       const gone = await app.http.inject({ method: 'GET', url: `/v2/purge/abandoned/blobs/uploads/${abandoned.id}` });
@@ -197,13 +199,13 @@ function describeStartup(env: S3TestEnv): void {
       assert.equal(await multipart(), 1);
 
       const notYet = await app.uploadPurge.runNow();
-      assert.deepEqual(notYet, { sessions: 0, orphans: 0, failed: 0 }, 'nothing is stale yet');
+      assert.deepEqual(counts(notYet), { sessions: 0, orphans: 0, failed: 0 }, 'nothing is stale yet');
       assert.ok((await uploadKeys(orphan)).length > 0);
 
       const later = await purgeStaleUploads({
-        metadata, storage, now: () => Date.now() + 2 * HOUR, maxAgeMs: HOUR, log: pino({ level: 'silent' }),
+        metadata, storage, content: app.content, now: () => Date.now() + 2 * HOUR, maxAgeMs: HOUR, log: pino({ level: 'silent' }),
       });
-      assert.deepEqual(later, { sessions: 0, orphans: 1, failed: 0 });
+      assert.deepEqual(counts(later), { sessions: 0, orphans: 1, failed: 0 });
       assert.deepEqual(await listKeys(env, env.bucket, `${root}/uploads/`), []);
       assert.equal(await multipart(), 0, 'the abandoned multipart upload is aborted');
       // The committed blob is not an upload and stays.

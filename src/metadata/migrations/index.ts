@@ -4,6 +4,7 @@ import { mirrorTables } from './0003-mirror.js';
 import { authTables } from './0002-auth.js';
 import { consoleColumns } from './0004-console.js';
 import { leaseTable } from './0005-leases.js';
+import { lifecycleTables } from './0006-lifecycle.js';
 import { deliveryTables } from './0007-delivery.js';
 import { pullCountColumns } from './0011-pull-counts.js';
 import { replicationTables } from './0012-replication.js';
@@ -19,6 +20,7 @@ const migrations: Record<string, Migration> = {
   '0002-auth': authTables,
   '0004-console': consoleColumns,
   '0005-leases': leaseTable,
+  '0006-lifecycle': lifecycleTables,
   '0007-delivery': deliveryTables,
   '0011-pull-counts': pullCountColumns,
   '0012-replication': replicationTables,
