@@ -17,6 +17,8 @@ import { startAuthMaintenance } from './auth/maintenance.js';
 import { authSurfaces } from './http/auth/surfaces.js';
 import { consolePlugin } from './http/console.js';
 import { gcMetrics } from './gc/metrics.js';
+import { projectPolicies } from './gc/policies.js';
+import { projectQuotas, quotaGuard } from './gc/quotas.js';
 import type { GcReport } from './gc/report.js';
 import { gcRunner, type GcLog, type GcRunner } from './gc/runner.js';
 import { scheduleGc, type GcSchedule } from './gc/schedule.js';
@@ -31,6 +33,7 @@ import { idleMemoryReclaimer } from './lib/idle-memory.js';
 import { startBackgroundWriter, type BackgroundWriter } from './metadata/background-writer.js';
 import { openDatabase, type DatabaseOptions, type Db } from './metadata/database.js';
 import { fastReads, type FastReads } from './metadata/fast-reads.js';
+import type { UsageChange } from './metadata/project-usage.js';
 import { metadataStore, type MetadataStore } from './metadata/store.js';
 import { databaseError } from './metadata/unavailable.js';
 import { mapRejections } from './lib/rejections.js';
@@ -131,7 +134,6 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
   if (bootstrapped?.created) logger.info({ user: bootstrapped.user }, 'first administrator created from WHARF_ADMIN_USER');
   // Events and webhooks (docs/webhooks.md): the outbox is written in the registry's transactions.
   const events = await createEvents({ metadata, settings: { ...config.webhooks, publicUrl: config.http.publicUrl }, now: Date.now, log: logger });
-  const authMaintenance = startAuthMaintenance({ audit: auth.audit, sessions: metadata.sessions, now: Date.now, onError: (error) => logger.warn({ err: error }, 'audit retention failed') });
   const observeGc = gcMetrics(metrics.registry);
   const { content, gc } = lifecycle(config, {
     metadata,
@@ -142,10 +144,14 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
       observeGc(report);
     },
   });
+  // Started once everything is built (below); the API only asks it for the next run.
+  let gcSchedule: GcSchedule | undefined;
+  const authMaintenance = startAuthMaintenance({ audit: auth.audit, sessions: metadata.sessions, now: Date.now, onError: (error) => logger.warn({ err: error }, 'audit retention failed') });
   const registry = createRegistry({
     metadata,
     storage,
     content,
+    usage: quotaGuard({ onWarning: (change) => recordQuotaWarning(auth.audit, change) }),
     now: Date.now,
     maxPageSize: 10_000,
     manifestMaxBytes: config.http.manifestMaxBytes,
@@ -181,7 +187,18 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     log: logger.child({ component: 'replication' }),
     audit: (actor, action, rule, detail) => auth.audit.record({ actor: actor.name, source: actor.source, action, reference: rule, result: 'success', ...(detail ? { detail } : {}) }),
   });
-  const authHttp = authSurfaces(auth, { publicUrl: config.http.publicUrl, delivery: { webhooks: events.webhooks }, replication: replication.service });
+  const authHttp = authSurfaces(auth, {
+    publicUrl: config.http.publicUrl,
+    delivery: { webhooks: events.webhooks },
+    replication: replication.service,
+    lifecycle: {
+      gc,
+      schedule: { nextRun: () => gcSchedule?.nextRun() ?? null, stop: () => gcSchedule?.stop() },
+      settings: { schedule: config.gc.schedule, graceSeconds: config.gc.graceSeconds, untaggedGraceHours: config.gc.untaggedGraceHours },
+      policies: projectPolicies(metadata.policies, Date.now),
+      quotas: projectQuotas(metadata.policies),
+    },
+  });
   const http = await createHttpServer({
     // Manifest GETs are counted by the access layer's record() (auth.audit.recordPull).
     registry: mirror?.registry ?? registry,
@@ -231,7 +248,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     { metadata, storage, content, now: Date.now, maxAgeMs: purgeAfterMs, log: logger },
     { intervalMs: purgeIntervalMs(purgeAfterMs), firstRunMs: 60_000 },
   );
-  const gcSchedule = scheduleGc(config.gc.schedule, gc, logger.child({ component: 'gc' }));
+  gcSchedule = scheduleGc(config.gc.schedule, gc, logger.child({ component: 'gc' }));
 
   const idleMemory = idleMemoryReclaimer(({ rssBefore, rssAfter, durationMs }) =>
     logger.debug({ rssBeforeMiB: Math.round(rssBefore / 1048576), rssAfterMiB: Math.round(rssAfter / 1048576), durationMs: Math.round(durationMs) }, 'idle: memory collected'),
@@ -265,7 +282,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
         await replication.close();
         await mirror?.close();
         await uploadPurge.stop();
-        gcSchedule.stop();
+        gcSchedule?.stop();
         await gc.idle();
         await events.close();
         await background?.close();
@@ -372,6 +389,20 @@ function lifecycle(
     onFinished: deps.onFinished,
   });
   return { content, gc };
+}
+
+/**
+ * A project reached the warning share of its quota, in the audit log. Events: once a webhook
+ * outbox exists, this is where the `quota.warning` event is published too.
+ */
+function recordQuotaWarning(audit: AuditLog, change: UsageChange): void {
+  audit.record({
+    actor: 'wharf',
+    action: 'quota.warning',
+    project: change.project,
+    result: 'success',
+    detail: { usedBytes: change.usedBytes, quotaBytes: change.quotaBytes, percent: change.quotaBytes ? Math.floor((change.usedBytes * 100) / change.quotaBytes) : null },
+  });
 }
 
 /** A finished GC run in the audit log (events: a webhook outbox would publish it here too). */

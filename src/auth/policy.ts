@@ -19,10 +19,10 @@ export const isRepositoryAction = (value: string): value is RepositoryAction => 
  */
 export type ProjectPermission = RepositoryAction | 'promote' | 'readMembers' | 'manageMembers' | 'manageRobots' | 'manageWebhooks' | 'editProject' | 'readAudit';
 /** What can be done registry-wide. `manageWebhooks`: registry-wide webhook endpoints. */
-export type SystemPermission = 'catalog' | 'createProject' | 'manageUsers' | 'manageWebhooks' | 'readAllAudit' | 'manageReplication';
+export type SystemPermission = 'catalog' | 'createProject' | 'manageUsers' | 'manageWebhooks' | 'readAllAudit' | 'manageReplication' | 'manageStorage';
 
 const ALL_PROJECT: readonly ProjectPermission[] = ['pull', 'push', 'delete', 'promote', 'readMembers', 'manageMembers', 'manageRobots', 'manageWebhooks', 'editProject', 'readAudit'];
-const ALL_SYSTEM: readonly SystemPermission[] = ['catalog', 'createProject', 'manageUsers', 'manageWebhooks', 'readAllAudit', 'manageReplication'];
+const ALL_SYSTEM: readonly SystemPermission[] = ['catalog', 'createProject', 'manageUsers', 'manageWebhooks', 'readAllAudit', 'manageReplication', 'manageStorage'];
 /**
  * What `auth.mode: none` gives everyone: images (promotion included) and reading. Never what grants or changes access
  * (users, passwords, admin flags, projects and their visibility, members, robots): those need an
@@ -122,6 +122,7 @@ export const matrixActions = [
   { key: 'createProject', label: 'create project', needs: { system: 'createProject' } },
   { key: 'manageUsers', label: 'manage users', needs: { system: 'manageUsers' } },
   { key: 'manageReplication', label: 'manage replication', needs: { system: 'manageReplication' } },
+  { key: 'manageStorage', label: 'run GC, set quotas', needs: { system: 'manageStorage' } },
 ] as const satisfies ReadonlyArray<{ key: string; label: string; needs: { project: ProjectPermission } | { system: SystemPermission } }>;
 
 export type MatrixActionKey = (typeof matrixActions)[number]['key'];

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { openGcForCli } from '../app.js';
 import type { GcReport } from '../gc/report.js';
+import { formatBytes } from '../lib/format-bytes.js';
 import { createLogger } from '../lib/logger.js';
 import { exitCodes } from './config-commands.js';
 import { loadCliConfig, withDatabaseFlags, type DatabaseFlags } from './open-for-cli.js';
@@ -53,18 +54,6 @@ async function runGc(flags: GcFlags): Promise<number | undefined> {
   } finally {
     await services?.close();
   }
-}
-
-const UNITS = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-
-export function formatBytes(bytes: number): string {
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} bytes` : `${value.toFixed(1)} ${UNITS[unit]}`;
 }
 
 /** The report for a terminal: one summary line, then one line per item. */

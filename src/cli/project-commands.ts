@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { runWithDatabase, withDatabaseFlags, type DatabaseFlags } from './open-for-cli.js';
+import { registerPolicyCommands } from './lifecycle-commands.js';
 
 const cliActor = { name: 'cli', source: 'local' };
 
-/** `wharf project create|list|member add|member remove`. */
+/** `wharf project create|list|member …|policy …`. */
 export function registerProjectCommands(program: Command): void {
   const project = program.command('project').description('manage projects (the first path segment of repository names) and their members');
 
@@ -54,4 +55,6 @@ export function registerProjectCommands(program: Command): void {
         for (const m of await auth.accounts.listMembers(name)) process.stdout.write(`${m.username}\t${m.role}\n`);
       });
     });
+
+  registerPolicyCommands(project);
 }

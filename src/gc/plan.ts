@@ -150,7 +150,6 @@ async function planBlobs(deps: PlanDeps, options: PlanOptions, repositories: Rep
     const held = new Set<string>(holders.cached);
     for (const l of holders.links) if (!goneLinks.has(pairKey(l.repository, l.digest))) held.add(l.digest);
     for (const m of holders.manifests) if (!goneManifests.has(pairKey(m.repository, m.digest))) held.add(m.digest);
-    for (const r of holders.references) if (!goneManifests.has(pairKey(r.repository, r.parent))) held.add(r.child);
     for (const blob of candidates) if (!held.has(blob.digest)) unreferenced.push(blob);
     await yieldToEventLoop();
   };

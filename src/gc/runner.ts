@@ -54,9 +54,9 @@ export interface GcRequest {
 
 export interface GcRunner {
   /**
-   * Takes the GC lease and starts a run in the background; throws CONFLICT when another run
-   * (on any instance sharing the database) holds it. `done` resolves with the report, also of a
-   * failed run.
+   * Takes the GC lease and starts a run in the background, resolving once the run is recorded
+   * (listed as running); throws CONFLICT when another run (on any instance sharing the database)
+   * holds the lease. `done` resolves with the report, also of a failed run.
    */
   start(request: GcRequest): Promise<{ id: string; done: Promise<GcReport> }>;
   /** `start`, then its report. */
@@ -92,7 +92,7 @@ export function gcRunner(deps: GcRunnerDeps): GcRunner {
     return { deleted: rows.map(({ digest, size }) => ({ digest, size })), failed: [] };
   }
 
-  async function work(id: string, request: GcRequest, signal: AbortSignal): Promise<GcReport> {
+  async function work(id: string, request: GcRequest, signal: AbortSignal, recorded: () => void): Promise<GcReport> {
     const startedAt = deps.now();
     const graceMs = request.graceSeconds === undefined ? settings.graceMs : request.graceSeconds * 1000;
     const uploadsBefore = startedAt - settings.uploadPurgeAfterMs;
@@ -107,6 +107,7 @@ export function gcRunner(deps: GcRunnerDeps): GcRunner {
       project: request.project ?? null,
       grace_ms: graceMs,
     });
+    recorded();
     let items: GcItems = emptyItems();
     let failed = 0;
     let error: string | null = null;
@@ -161,10 +162,7 @@ export function gcRunner(deps: GcRunnerDeps): GcRunner {
         metadata.leases,
         GC_LEASE,
         { holder: `${deps.holder}:gc:${id}`, ttlMs: settings.leaseTtlMs, now: deps.now, onRenewError: (err) => log.warn({ err }, 'gc lease renewal failed') },
-        (signal) => {
-          started(true);
-          return work(id, request, signal);
-        },
+        (signal) => work(id, request, signal, () => started(true)),
       ).then(
         (result) => {
           started(result.ran);

@@ -33,12 +33,14 @@ export interface BlobFact {
   touchedAt: number;
 }
 
-/** Who references a set of digests, anywhere. */
+/**
+ * What keeps a set of digests' bytes, anywhere: links, manifests (their own bytes) and mirror
+ * cache entries. A manifest listing a blob keeps the blob's link in its repository, and the link
+ * keeps the bytes.
+ */
 export interface DigestHolders {
   links: Array<{ repository: string; digest: string }>;
   manifests: Array<{ repository: string; digest: string }>;
-  /** `parent` of `repository` references `child`. */
-  references: Array<{ repository: string; parent: string; child: string }>;
   cached: string[];
 }
 
@@ -118,14 +120,13 @@ export function gcScanStore(db: Db): GcScanStore {
       return (await db.selectFrom('blobs').select(blobColumns).where('digest', 'in', digests).where('state', '<>', 'deleting').execute()).map(toBlobFact);
     },
     async holders(digests) {
-      if (digests.length === 0) return { links: [], manifests: [], references: [], cached: [] };
-      const [links, manifests, references, cached] = await Promise.all([
+      if (digests.length === 0) return { links: [], manifests: [], cached: [] };
+      const [links, manifests, cached] = await Promise.all([
         db.selectFrom('repository_blobs').select(['repository', 'digest']).where('digest', 'in', digests).execute(),
         db.selectFrom('manifests').select(['repository', 'digest']).where('digest', 'in', digests).execute(),
-        db.selectFrom('manifest_references').select(['repository', 'parent', 'child']).where('child', 'in', digests).execute(),
         db.selectFrom('mirror_cache').select('digest').where('digest', 'in', digests).execute(),
       ]);
-      return { links, manifests, references, cached: cached.map((r) => r.digest) };
+      return { links, manifests, cached: cached.map((r) => r.digest) };
     },
     async known(digests) {
       if (digests.length === 0) return new Set();

@@ -172,7 +172,6 @@ export function reclaimStore(db: Db): ReclaimStore {
         .where('touched_at', '<', before)
         .where((eb: Where<'blobs'>) => eb.not(eb.exists(eb.selectFrom('repository_blobs as l').select('l.digest').whereRef('l.digest', '=', 'blobs.digest'))))
         .where((eb: Where<'blobs'>) => eb.not(eb.exists(eb.selectFrom('manifests as m').select('m.digest').whereRef('m.digest', '=', 'blobs.digest'))))
-        .where((eb: Where<'blobs'>) => eb.not(eb.exists(eb.selectFrom('manifest_references as r').select('r.child').whereRef('r.child', '=', 'blobs.digest'))))
         .where((eb: Where<'blobs'>) => eb.not(eb.exists(eb.selectFrom('mirror_cache as c').select('c.digest').whereRef('c.digest', '=', 'blobs.digest'))))
         .returning(['digest', 'size'])
         .execute();

@@ -65,6 +65,7 @@ test('role × action matrix in basic mode', async (t) => {
     createProject: (who, key) => api(url, 'POST', '/projects', { ...(who ? { auth: who } : {}), body: { name: `made-by-${key.toLowerCase()}` } }),
     manageUsers: (who) => api(url, 'GET', '/users', who ? { auth: who } : {}),
     manageReplication: (who) => api(url, 'GET', '/replication/rules', who ? { auth: who } : {}),
+    manageStorage: (who) => api(url, 'GET', '/gc', who ? { auth: who } : {}),
   };
 
   const V2_ACTIONS = new Set<MatrixActionKey>(['pull', 'push', 'delete', 'tagList', 'catalog']);

@@ -112,3 +112,4 @@ export async function signIn(page: Page, base: string, user: { name: string; pas
 }
 
 export { removeDir };
+

@@ -94,6 +94,19 @@ for (const dialect of dialects) {
       assert.deepEqual(await h.registry.listReferrers('team/signed', subject.manifest.digest), []);
     });
 
+    test('retention never removes a tag an immutability rule protects (the TagProtection hook)', async (t) => {
+      const protection = { isProtected: async (repository: string, tag: string) => (repository === 'rel/app' && tag.startsWith('release-') ? 'releases are immutable' : undefined) };
+      const h = await harness(t, dialect.name, { protection });
+      const [release, scratch] = [ociImage(), ociImage()];
+      await h.push('rel/app', 'release-1', release);
+      await h.push('rel/app', 'scratch', scratch);
+      await h.metadata.policies.set('rel', JSON.stringify({ retention: { dropPatterns: ['*'] } }), Date.now(), 'test');
+      const report = await h.gc.run(real);
+      assert.deepEqual(report.items?.tags.map((x) => x.tag), ['scratch']);
+      assert.deepEqual(manifestsOf(report), new Set([`rel/app@${scratch.manifest.digest}`]));
+      assert.equal(await h.metadata.tags.resolve('rel/app', 'release-1'), release.manifest.digest);
+    });
+
     test('one run at a time; a run a dead process left marked running is recorded as interrupted', async (t) => {
       const h = await harness(t, dialect.name);
       await h.db.insertInto('gc_runs').values({ id: 'dead', started_at: 1, finished_at: null, status: 'running', dry_run: 0, trigger: 'api', actor: 'x', project: null, grace_ms: 0, summary: null, items: null, error: null }).execute();

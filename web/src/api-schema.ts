@@ -61,6 +61,187 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/gc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GC settings, the next scheduled run and the latest runs (system admins) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GcStatus"];
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** start a GC run now; it goes on in the background (poll GET /gc/runs/{id}); 409 while another run holds the lock */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description list what a run would remove, remove nothing */
+                        dryRun?: boolean;
+                        /** @description overrides gc.graceSeconds for this run */
+                        graceSeconds?: number;
+                        /** @description only this project's repositories */
+                        project?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GcRun"];
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/gc/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GC runs, newest first, with their counts (system admins) */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            runs: components["schemas"]["GcRun"][];
+                        };
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/gc/runs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** one GC run: its report with every item it removed (system admins) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GcRunDetail"];
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects": {
         parameters: {
             query?: never;
@@ -386,6 +567,201 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** the project's retention policy and untagged-manifest handling */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    project: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProjectPolicyView"];
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        /** set the project's policy (replaces it whole); GC applies it on its next run — try it with a dry run */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    project: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ProjectPolicy"];
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProjectPolicyView"];
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** remove the project's policy: the defaults apply again */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    project: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description no content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** the project's storage quota and usage */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    project: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProjectQuota"];
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        /** set or remove (null) the project's quota in bytes (system admins); pushes past it are refused with DENIED */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    project: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        limitBytes: number | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProjectQuota"];
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -2132,6 +2508,104 @@ export interface components {
                 message: string;
             }[];
         };
+        GcRun: {
+            actor: string;
+            blobs: number;
+            /** @description bytes deleted from the store (dry run: that would be) */
+            bytesFreed: number;
+            dryRun: boolean;
+            durationMs: number | null;
+            error: string | null;
+            /** @description deletions that failed, left for the next run */
+            failed: number;
+            /** Format: date-time */
+            finishedAt: string | null;
+            graceSeconds: number;
+            id: string;
+            links: number;
+            manifests: number;
+            orphans: number;
+            project: string | null;
+            /** Format: date-time */
+            startedAt: string;
+            /** @enum {string} */
+            status: "running" | "finished" | "failed" | "interrupted";
+            tags: number;
+            /** @enum {string} */
+            trigger: "schedule" | "api" | "cli";
+            /** @description the stored item lists were cut at 10,000 each */
+            truncated?: boolean;
+            uploads: number;
+        };
+        GcRunDetail: {
+            actor: string;
+            blobs: number;
+            /** @description bytes deleted from the store (dry run: that would be) */
+            bytesFreed: number;
+            dryRun: boolean;
+            durationMs: number | null;
+            error: string | null;
+            /** @description deletions that failed, left for the next run */
+            failed: number;
+            /** Format: date-time */
+            finishedAt: string | null;
+            graceSeconds: number;
+            id: string;
+            items: {
+                blobs: {
+                    digest: string;
+                    size: number;
+                }[];
+                links: {
+                    digest: string;
+                    repository: string;
+                }[];
+                manifests: {
+                    digest: string;
+                    repository: string;
+                    size: number;
+                }[];
+                orphans: {
+                    digest: string;
+                    size: number;
+                }[];
+                tags: {
+                    digest: string;
+                    /** @enum {string} */
+                    reason: "drop-pattern" | "beyond-latest" | "too-old" | "unpulled";
+                    repository: string;
+                    tag: string;
+                }[];
+                uploads: {
+                    id: string;
+                    size: number;
+                }[];
+            };
+            links: number;
+            manifests: number;
+            orphans: number;
+            project: string | null;
+            /** Format: date-time */
+            startedAt: string;
+            /** @enum {string} */
+            status: "running" | "finished" | "failed" | "interrupted";
+            tags: number;
+            /** @enum {string} */
+            trigger: "schedule" | "api" | "cli";
+            /** @description the stored item lists were cut at 10,000 each */
+            truncated?: boolean;
+            uploads: number;
+        };
+        GcStatus: {
+            graceSeconds: number;
+            /** Format: date-time */
+            nextRunAt: string | null;
+            /** @description the latest runs, newest first */
+            runs: components["schemas"]["GcRun"][];
+            /** @description gc.schedule: a cron expression, or "off" */
+            schedule: string;
+            untaggedGraceHours: number;
+        };
         History: {
             comment?: string;
             created?: string;
@@ -2225,6 +2699,35 @@ export interface components {
             createdAt: string;
             name: string;
             public: boolean;
+        };
+        /** @description retention rules and untagged-manifest handling (docs/gc.md) */
+        ProjectPolicy: {
+            deleteUntagged?: boolean;
+            retention?: {
+                dropPatterns?: string[];
+                keepLatest?: number;
+                keepPatterns?: string[];
+                maxAgeDays?: number;
+                unpulledDays?: number;
+            };
+            untaggedGraceHours?: number;
+        };
+        ProjectPolicyView: {
+            /** @description false: no policy stored, the defaults apply */
+            custom: boolean;
+            policy: components["schemas"]["ProjectPolicy"];
+            project: string;
+            /** @description the untagged grace in effect (the policy's, else gc.untaggedGraceHours) */
+            untaggedGraceHours: number;
+        };
+        ProjectQuota: {
+            /** @description null: no quota */
+            limitBytes: number | null;
+            project: string;
+            /** @description bytes of the distinct blobs and manifests its repositories hold, each once */
+            usedBytes: number;
+            /** @description usage share at which a quota.warning event is recorded */
+            warnPercent: number;
         };
         /** @description a tag a pull rule keeps in the mirror cache */
         ReplicationPin: {

@@ -1,5 +1,7 @@
 import { ThemeToggle } from './components/theme-toggle';
 import { AuditPage } from './pages/audit';
+import { GcPage } from './pages/gc';
+import { GcRunPage } from './pages/gc-run';
 import { HealthPage } from './pages/health';
 import { ImagePage } from './pages/image';
 import { ProjectPage } from './pages/project';
@@ -20,8 +22,11 @@ function Page({ path, next }: { path: string; next: string | null }) {
   if (path === '/audit') return <AuditPage />;
   if (path === '/users') return <UsersPage />;
   if (path === '/health') return <HealthPage />;
+  if (path === '/gc') return <GcPage />;
   if (path === '/replication') return <ReplicationPage />;
-  let match = /^\/projects\/([^/]+)$/.exec(decoded);
+  let match = /^\/gc\/([^/]+)$/.exec(decoded);
+  if (match?.[1]) return <GcRunPage key={match[1]} id={match[1]} />;
+  match = /^\/projects\/([^/]+)$/.exec(decoded);
   if (match?.[1]) return <ProjectPage name={match[1]} />;
   // `/repositories/<name with slashes>/-/<reference>` or `/repositories/<name>`.
   match = /^\/repositories\/(.+)\/-\/([^/]+)$/.exec(path);
@@ -49,8 +54,14 @@ export function App() {
   const { path, query } = useLocation();
   const { user, signOut } = useSession();
   const section = path === '/' ? '/repositories' : '/' + (path.split('/')[1] ?? '');
-  // Signed-in admins manage every account, everyone else their own (in every auth mode).
-  const nav: Array<[string, string]> = user ? [...NAV, ...(user.admin ? ([[routes.replication(), 'Replication']] as Array<[string, string]>) : []), [routes.users(), user.admin ? 'Users' : 'Account']] : NAV;
+  // Signed-in admins manage every account, everyone else their own (in every auth mode);
+  // replication and garbage collection are for system admins.
+  const nav: Array<[string, string]> = [
+    ...NAV,
+    ...(user?.admin ? [[routes.replication(), 'Replication'] as [string, string]] : []),
+    ...(user ? [[routes.users(), user.admin ? 'Users' : 'Account'] as [string, string]] : []),
+    ...(user?.admin ? [[routes.gc(), 'Garbage collection'] as [string, string]] : []),
+  ];
 
   return (
     <>

@@ -59,5 +59,7 @@ export const routes = {
     const text = new URLSearchParams(Object.entries(query).filter((entry): entry is [string, string] => entry[1] !== undefined)).toString();
     return `/replication${text ? `?${text}` : ''}`;
   },
+  gc: () => '/gc',
+  gcRun: (id: string) => `/gc/${encodeURIComponent(id)}`,
   signIn: () => '/sign-in',
 };

@@ -29,6 +29,12 @@ export type Session = Schemas['Session'];
 export type ReplicationRule = Schemas['ReplicationRule'];
 export type ReplicationRun = Schemas['ReplicationRun'];
 export type ReplicationRunItem = Schemas['ReplicationRunItem'];
+export type GcRun = Schemas['GcRun'];
+export type GcRunDetail = Schemas['GcRunDetail'];
+export type GcStatus = Schemas['GcStatus'];
+export type ProjectPolicy = Schemas['ProjectPolicy'];
+export type ProjectPolicyView = Schemas['ProjectPolicyView'];
+export type ProjectQuota = Schemas['ProjectQuota'];
 
 // A Record, so the compiler notices a role the API gains or loses.
 const roles: Record<Member['role'], true> = { admin: true, maintainer: true, developer: true, tester: true, guest: true };

@@ -1,10 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuthServices } from '../../auth/create-auth.js';
+import type { Lifecycle } from '../../gc/lifecycle.js';
 import { ociErrorHandler } from '../error-envelope.js';
 import { auditRoutes } from './audit-routes.js';
 import { callerResolver, checkCsrf } from './caller.js';
 import type { ApiContext, DeliveryServices } from './context.js';
 import type { ReplicationService } from '../../replication/service.js';
+import { lifecycleRoutes } from './lifecycle-routes.js';
 import { projectRoutes } from './project-routes.js';
 import { replicationRoutes } from './replication-routes.js';
 import { sessionRoutes } from './session-routes.js';
@@ -18,7 +20,7 @@ export const API_PREFIX = '/api/v1';
  * (`{"errors":[{"code","message"}]}`), JSON schemas on every route (the OpenAPI document is
  * generated from them: see ./openapi.ts).
  */
-export function apiPlugin(auth: AuthServices, callers = callerResolver(auth), delivery?: DeliveryServices, replication?: ReplicationService) {
+export function apiPlugin(auth: AuthServices, callers = callerResolver(auth), delivery?: DeliveryServices, replication?: ReplicationService, lifecycle?: Lifecycle) {
   return async function register(app: FastifyInstance): Promise<void> {
     await app.register(
       async (api) => {
@@ -39,6 +41,7 @@ export function apiPlugin(auth: AuthServices, callers = callerResolver(auth), de
         auditRoutes(api, context);
         if (delivery) webhookRoutes(api, { ...context, delivery });
         if (replication) replicationRoutes(api, { ...context, replication });
+        if (lifecycle) lifecycleRoutes(api, context, lifecycle);
       },
       { prefix: API_PREFIX },
     );

@@ -9,6 +9,7 @@
 import { repositoryActions, roles } from '../../auth/policy.js';
 import { deliverySchemas } from './delivery-schemas.js';
 import { replicationSchemas } from './replication-schemas.js';
+import { policySchema } from '../../gc/policy.js';
 
 const string = { type: 'string' } as const;
 const nullableString = { type: ['string', 'null'] } as const;
@@ -18,6 +19,35 @@ const stringMap = { type: 'object', additionalProperties: string } as const;
 const time = { type: 'string', format: 'date-time' } as const;
 const epochMs = { type: 'integer', description: 'milliseconds since the epoch' } as const;
 const nullableEpochMs = { type: ['integer', 'null'], description: 'milliseconds since the epoch' } as const;
+const sized = { type: 'object', required: ['digest', 'size'], properties: { digest: string, size: integer } } as const;
+
+/** A GC run's report: counts always, item lists only in a single run's view (GcRunDetail). */
+const gcRunProperties = {
+  id: string,
+  status: { type: 'string', enum: ['running', 'finished', 'failed', 'interrupted'] },
+  dryRun: { type: 'boolean' },
+  trigger: { type: 'string', enum: ['schedule', 'api', 'cli'] },
+  actor: string,
+  project: nullableString,
+  graceSeconds: integer,
+  startedAt: time,
+  finishedAt: { type: ['string', 'null'], format: 'date-time' },
+  durationMs: { type: ['integer', 'null'] },
+  tags: integer,
+  manifests: integer,
+  links: integer,
+  blobs: integer,
+  orphans: integer,
+  uploads: integer,
+  bytesFreed: { ...integer, description: 'bytes deleted from the store (dry run: that would be)' },
+  failed: { ...integer, description: 'deletions that failed, left for the next run' },
+  error: nullableString,
+  truncated: { type: 'boolean', description: 'the stored item lists were cut at 10,000 each' },
+} as const;
+const gcRunRequired = [
+  'id', 'status', 'dryRun', 'trigger', 'actor', 'project', 'graceSeconds', 'startedAt', 'finishedAt', 'durationMs',
+  'tags', 'manifests', 'links', 'blobs', 'orphans', 'uploads', 'bytesFreed', 'failed', 'error',
+] as const;
 
 
 const sharedSchemas = {
@@ -185,6 +215,65 @@ const sharedSchemas = {
         required: ['hits', 'misses', 'hitRate'],
         properties: { hits: integer, misses: integer, hitRate: { type: ['number', 'null'] } },
       },
+    },
+  },
+  GcRun: { type: 'object', required: gcRunRequired, properties: gcRunProperties },
+  GcRunDetail: {
+    type: 'object',
+    required: [...gcRunRequired, 'items'],
+    properties: {
+      ...gcRunProperties,
+      items: {
+        type: 'object',
+        required: ['tags', 'manifests', 'links', 'blobs', 'orphans', 'uploads'],
+        properties: {
+          tags: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['repository', 'tag', 'digest', 'reason'],
+              properties: { repository: string, tag: string, digest: string, reason: { type: 'string', enum: ['drop-pattern', 'beyond-latest', 'too-old', 'unpulled'] } },
+            },
+          },
+          manifests: { type: 'array', items: { type: 'object', required: ['repository', 'digest', 'size'], properties: { repository: string, digest: string, size: integer } } },
+          links: { type: 'array', items: { type: 'object', required: ['repository', 'digest'], properties: { repository: string, digest: string } } },
+          blobs: { type: 'array', items: sized },
+          orphans: { type: 'array', items: sized },
+          uploads: { type: 'array', items: { type: 'object', required: ['id', 'size'], properties: { id: string, size: integer } } },
+        },
+      },
+    },
+  },
+  GcStatus: {
+    type: 'object',
+    required: ['schedule', 'nextRunAt', 'graceSeconds', 'untaggedGraceHours', 'runs'],
+    properties: {
+      schedule: { ...string, description: 'gc.schedule: a cron expression, or "off"' },
+      nextRunAt: { type: ['string', 'null'], format: 'date-time' },
+      graceSeconds: integer,
+      untaggedGraceHours: integer,
+      runs: { type: 'array', items: { $ref: 'GcRun#' }, description: 'the latest runs, newest first' },
+    },
+  },
+  ProjectQuota: {
+    type: 'object',
+    required: ['project', 'limitBytes', 'usedBytes', 'warnPercent'],
+    properties: {
+      project: string,
+      limitBytes: { type: ['integer', 'null'], description: 'null: no quota' },
+      usedBytes: { ...integer, description: 'bytes of the distinct blobs and manifests its repositories hold, each once' },
+      warnPercent: { ...integer, description: 'usage share at which a quota.warning event is recorded' },
+    },
+  },
+  ProjectPolicy: { ...policySchema, description: 'retention rules and untagged-manifest handling (docs/gc.md)' },
+  ProjectPolicyView: {
+    type: 'object',
+    required: ['project', 'custom', 'policy', 'untaggedGraceHours'],
+    properties: {
+      project: string,
+      custom: { type: 'boolean', description: 'false: no policy stored, the defaults apply' },
+      policy: { $ref: 'ProjectPolicy#' },
+      untaggedGraceHours: { ...integer, description: 'the untagged grace in effect (the policy\'s, else gc.untaggedGraceHours)' },
     },
   },
 } as const;

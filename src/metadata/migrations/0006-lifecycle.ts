@@ -28,8 +28,6 @@ export const lifecycleTables: Migration = {
     await sql`update repository_blobs set touched_at = created_at`.execute(db);
     await db.schema.alterTable('manifests').addColumn('touched_at', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
     await sql`update manifests set touched_at = created_at`.execute(db);
-    // GC asks "does any manifest of any repository reference this digest?".
-    await db.schema.createIndex('manifest_references_any_child').on('manifest_references').column('child').execute();
 
     await db.schema
       .createTable('project_blobs')

@@ -75,7 +75,10 @@ export function HealthPage() {
             )}
           </Section>
           <Section title="Maintenance">
-            <p className="muted">Garbage collection, promotion and base-image lineage appear here once they are enabled.</p>
+            <p>
+              Unreferenced content is deleted by <Link to={routes.gc()}>garbage collection</Link> (system administrators run it and
+              read its reports there); project retention policies and quotas are on each project's page.
+            </p>
           </Section>
         </>
       )}

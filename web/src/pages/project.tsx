@@ -8,6 +8,7 @@ import { Link, routes } from '../router';
 import { ROLES, type CreatedRobot, type Member, type Project, type Robot } from '../types';
 import { useAction } from '../use-action';
 import { useData } from '../use-data';
+import { Lifecycle, Quota } from './project-lifecycle';
 
 const base = (project: string) => `/projects/${encodeURIComponent(project)}`;
 
@@ -241,6 +242,8 @@ export function ProjectPage({ name }: { name: string }) {
           </Section>
           <Members project={name} />
           <Robots project={name} />
+          <Lifecycle project={name} />
+          <Quota project={name} />
         </>
       )}
     </main>
