@@ -20,15 +20,18 @@ interface Quota {
   usedBytes: number;
 }
 
+const ADMIN = { username: 'root', password: 'root-password-1' };
+
+/** The API as a system admin (an open registry still needs one for quotas and GC). */
 async function api<T>(srv: WharfServer, method: string, apiPath: string, body?: unknown): Promise<T> {
-  const res = await request(method, `${srv.url}/api/v1${apiPath}`, body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await request(method, `${srv.url}/api/v1${apiPath}`, { auth: ADMIN, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
   assert.ok(res.status < 300, `${method} ${apiPath}: ${res.status} ${res.text()}`);
   return res.json<T>();
 }
 
 describe('quotas with skopeo and podman', { skip: missingClients('skopeo', 'podman') }, () => {
   test('the refusal names the quota and the usage; concurrent pushes stay under it; usage is exact after delete + GC', async (t) => {
-    const srv = await startWharfFor(t, { config: { gc: { schedule: 'off', untaggedGraceHours: 0 } } });
+    const srv = await startWharfFor(t, { config: { gc: { schedule: 'off', untaggedGraceHours: 0 } }, env: { WHARF_ADMIN_USER: ADMIN.username, WHARF_ADMIN_PASSWORD: ADMIN.password } });
     const c = await createClientEnv({ registries: [srv.host] });
     t.after(() => c.cleanup());
     const dir = await makeTempDir('wharf-quota-');

@@ -27,7 +27,8 @@ async function gc(srv: WharfServer, ...args: string[]): Promise<GcReport> {
 
 describe('retention policies with skopeo', { skip: missingClients('skopeo') }, () => {
   test('each rule removes exactly the tags the dry run listed; what they held goes, the rest pulls', async (t) => {
-    const srv = await startWharfFor(t, { config: { gc: { schedule: 'off', untaggedGraceHours: 0 } } });
+    const admin = { username: 'root', password: 'root-password-1' };
+    const srv = await startWharfFor(t, { config: { gc: { schedule: 'off', untaggedGraceHours: 0 } }, env: { WHARF_ADMIN_USER: admin.username, WHARF_ADMIN_PASSWORD: admin.password } });
     const c: ClientEnv = await createClientEnv({ registries: [srv.host] });
     t.after(() => c.cleanup());
     const dir = await makeTempDir('wharf-retention-');
@@ -60,7 +61,7 @@ describe('retention policies with skopeo', { skip: missingClients('skopeo') }, (
     pulledAt.run(now - 10 * DAY, 'pulled/app', 'pulled/app', 'cold');
 
     const put = async (project: string, policy: unknown) => {
-      const res = await request('PUT', `${srv.url}/api/v1/projects/${project}/policy`, { headers: { 'content-type': 'application/json' }, body: JSON.stringify(policy) });
+      const res = await request('PUT', `${srv.url}/api/v1/projects/${project}/policy`, { auth: admin, headers: { 'content-type': 'application/json' }, body: JSON.stringify(policy) });
       assert.equal(res.status, 200, res.text());
     };
     await put('latest', { retention: { keepLatest: 2 } });
