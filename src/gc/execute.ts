@@ -1,8 +1,7 @@
 import { yieldToEventLoop } from '../lib/settle-all.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { ContentReclaimer } from '../registry/content.js';
-import type { MarkedManifest } from './mark.js';
-import type { GcPlan, RepositoryPlan } from './plan.js';
+import type { GcPlan } from './plan.js';
 import type { GcItems } from './report.js';
 
 export interface ExecuteDeps {
@@ -19,8 +18,12 @@ export interface ExecuteOptions {
   uploadsBefore: number;
 }
 
-/** Rows per transaction: short transactions keep SQLite's one writer free for pushes, and pulls flowing. */
-const BATCH = 100;
+/**
+ * Rows per transaction. A commit is a durable write (an fsync on SQLite, which also holds the one
+ * writer lock and, in this process, the event loop): few large transactions cost pushes and
+ * pulls less than many small ones, and each statement stays a few milliseconds.
+ */
+const BATCH = 250;
 
 function chunks<T>(list: readonly T[]): T[][] {
   const out: T[][] = [];
@@ -28,29 +31,72 @@ function chunks<T>(list: readonly T[]): T[][] {
   return out;
 }
 
+/** Groups a chunk's items by repository (one delete statement each, in one transaction). */
+function byRepository<T extends { repository: string }>(items: readonly T[]): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) groups.set(item.repository, [...(groups.get(item.repository) ?? []), item]);
+  return groups;
+}
+
 /**
  * Carries out a plan. Every delete re-checks its item in the statement that deletes it
  * (reclaim.ts), so what changed since the plan was read — a new push, a tag moved back, a pull
- * of an untagged manifest — is left alone. Order: per repository tags, manifests (parents before
- * the children they release, round by round), links; then blobs, orphan bytes, uploads.
+ * of an untagged manifest — is left alone. Order: tags, manifests (parents before the children
+ * they release, round by round), links, then blobs, orphan bytes, uploads. A transaction takes up
+ * to BATCH items, across repositories.
  */
 export async function executePlan(plan: GcPlan, deps: ExecuteDeps, options: ExecuteOptions): Promise<{ items: GcItems; failed: number }> {
   const { metadata, content, signal } = deps;
   const items: GcItems = { tags: [], manifests: [], links: [], blobs: [], orphans: [], uploads: [] };
   let failed = 0;
   const stop = () => signal.throwIfAborted();
+  const each = <T>(pick: (repo: GcPlan['repositories'][number]) => T[]) => plan.repositories.flatMap((repo) => pick(repo).map((item) => ({ repository: repo.repository, item })));
 
-  for (const repo of plan.repositories) {
+  for (const batch of chunks(each((repo) => repo.tags))) {
     stop();
-    await executeRepository(repo, metadata, items, options.before, stop);
-  }
-  for (const batch of chunks(plan.blobs)) {
-    stop();
-    const result = await content.reclaimBlobs(batch.map((b) => b.digest), options.before, { signal });
-    items.blobs.push(...result.deleted);
-    failed += result.failed.length;
+    await metadata.transaction(async (tx) => {
+      for (const [repository, group] of byRepository(batch)) {
+        const deleted = new Set(await tx.reclaim.deleteTags(repository, group.map((g) => g.item)));
+        for (const { item } of group) if (deleted.has(item.name)) items.tags.push({ repository, tag: item.name, digest: item.digest, reason: item.reason });
+      }
+    });
     await yieldToEventLoop();
   }
+  // A round deletes what nothing holds any more; the next round what those held.
+  let remaining = each((repo) => repo.manifests);
+  while (remaining.length > 0) {
+    const deleted = new Set<string>();
+    for (const batch of chunks(remaining)) {
+      stop();
+      await metadata.transaction(async (tx) => {
+        for (const [repository, group] of byRepository(batch)) {
+          for (const cutoff of new Set(group.map((g) => g.item.before))) {
+            const gone = await tx.reclaim.deleteManifests(repository, group.filter((g) => g.item.before === cutoff).map((g) => g.item.digest), cutoff);
+            for (const m of gone) {
+              deleted.add(`${repository}\n${m.digest}`);
+              items.manifests.push({ repository, digest: m.digest, size: m.size });
+            }
+          }
+        }
+      });
+      await yieldToEventLoop();
+    }
+    if (deleted.size === 0) break;
+    remaining = remaining.filter((m) => !deleted.has(`${m.repository}\n${m.item.digest}`));
+  }
+  for (const batch of chunks(each((repo) => repo.links))) {
+    stop();
+    await metadata.transaction(async (tx) => {
+      for (const [repository, group] of byRepository(batch)) {
+        for (const digest of await tx.reclaim.deleteLinks(repository, group.map((g) => g.item), options.before)) items.links.push({ repository, digest });
+      }
+    });
+    await yieldToEventLoop();
+  }
+  stop();
+  const blobs = await content.reclaimBatches(chunks(plan.blobs).map((batch) => batch.map((b) => b.digest)), options.before, signal);
+  items.blobs.push(...blobs.deleted);
+  failed += blobs.failed.length;
   for (const orphan of plan.orphans) {
     stop();
     if (await content.reclaimOrphan(orphan, signal)) items.orphans.push(orphan);
@@ -64,37 +110,4 @@ export async function executePlan(plan: GcPlan, deps: ExecuteDeps, options: Exec
     if (freed !== undefined) items.uploads.push({ id: upload.id, size: freed });
   }
   return { items, failed };
-}
-
-async function executeRepository(repo: RepositoryPlan, metadata: MetadataStore, items: GcItems, before: number, stop: () => void): Promise<void> {
-  const { repository } = repo;
-  for (const batch of chunks(repo.tags)) {
-    const deleted = new Set(await metadata.transaction((tx) => tx.reclaim.deleteTags(repository, batch)));
-    for (const tag of batch) if (deleted.has(tag.name)) items.tags.push({ repository, tag: tag.name, digest: tag.digest, reason: tag.reason });
-    await yieldToEventLoop();
-  }
-  // A round deletes what nothing holds any more; the next round what those held.
-  let remaining: MarkedManifest[] = repo.manifests;
-  while (remaining.length > 0) {
-    stop();
-    const deleted = new Set<string>();
-    for (const cutoff of new Set(remaining.map((m) => m.before))) {
-      for (const batch of chunks(remaining.filter((m) => m.before === cutoff))) {
-        const gone = await metadata.transaction((tx) => tx.reclaim.deleteManifests(repository, batch.map((m) => m.digest), cutoff));
-        for (const m of gone) {
-          deleted.add(m.digest);
-          items.manifests.push({ repository, digest: m.digest, size: m.size });
-        }
-        await yieldToEventLoop();
-      }
-    }
-    if (deleted.size === 0) break;
-    remaining = remaining.filter((m) => !deleted.has(m.digest));
-  }
-  for (const batch of chunks(repo.links)) {
-    stop();
-    const gone = await metadata.transaction((tx) => tx.reclaim.deleteLinks(repository, batch, before));
-    for (const digest of gone) items.links.push({ repository, digest });
-    await yieldToEventLoop();
-  }
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RegistryError } from '../errors.js';
 import { runExclusive } from '../lib/exclusive.js';
-import { settleAll } from '../lib/settle-all.js';
+import { settleAll, yieldToEventLoop } from '../lib/settle-all.js';
 import type { MetadataStore } from '../metadata/store.js';
 import { parseDigest } from '../oci/digest.js';
 import type { StorageDriver } from '../storage/driver.js';
@@ -44,15 +44,26 @@ export function contentLifecycle(deps: ContentDeps): ContentLifecycle {
   const finishable = (page: { limit: number; after?: string; digest?: string }) =>
     metadata.reclaim.finishable({ evictionStaleBefore: now() - EVICTION_STALE_MS, ...page });
 
-  /** Deletes the bytes of rows this caller owns (`deleting`), then the rows of those deleted. */
-  async function deleteBytes(blobs: ReclaimedBlob[], signal: AbortSignal | undefined) {
+  /** Deletes the bytes of rows this caller owns (`deleting`); their rows go afterwards (`forget`). */
+  async function deleteOwnedBytes(blobs: ReclaimedBlob[], signal: AbortSignal | undefined) {
     // A lost lease: leave the rows for the next holder rather than delete bytes unexclusively.
     if (signal?.aborted) return { deleted: [], failed: blobs.map((b) => b.digest) };
+    if (storage.deleteMany && blobs.length > 1) {
+      // One request for the batch (S3); on failure every row stays for the next run.
+      const ok = await storage.deleteMany(blobs.map((b) => keyOf(b.digest))).then(() => true, () => false);
+      return ok ? { deleted: blobs, failed: [] } : { deleted: [], failed: blobs.map((b) => b.digest) };
+    }
     const results = await settleAll(blobs, concurrency, (blob) => storage.delete(keyOf(blob.digest)));
     const deleted = blobs.filter((_, i) => results[i]!.status === 'fulfilled');
     const failed = blobs.filter((_, i) => results[i]!.status === 'rejected').map((b) => b.digest);
-    if (deleted.length > 0) await metadata.transaction((tx) => tx.reclaim.forget(deleted.map((b) => b.digest)));
     return { deleted, failed };
+  }
+
+  /** Deletes the bytes of rows this caller owns, then the rows of those deleted. */
+  async function deleteBytes(blobs: ReclaimedBlob[], signal: AbortSignal | undefined) {
+    const result = await deleteOwnedBytes(blobs, signal);
+    if (result.deleted.length > 0) await metadata.transaction((tx) => tx.reclaim.forget(result.deleted.map((b) => b.digest)));
+    return result;
   }
 
   /** Waits until the deleter is done with `digest`; finishes a crashed run's deletion when no GC runs. */
@@ -102,6 +113,26 @@ export function contentLifecycle(deps: ContentDeps): ContentLifecycle {
       if (digests.length === 0 || signal?.aborted) return { deleted: [], failed: [] };
       const owned = await metadata.transaction((tx) => tx.reclaim.markDeleting(digests, before, now(), by));
       return deleteBytes(owned, signal);
+    },
+
+    async reclaimBatches(batches, before, signal) {
+      const deleted: ReclaimedBlob[] = [];
+      const failed: string[] = [];
+      let done: string[] = [];
+      for (const batch of [...batches, []]) {
+        const forget = done;
+        // Rows only after their bytes: the batch forgotten here had its bytes deleted already.
+        const owned = await metadata.transaction(async (tx) => {
+          if (forget.length > 0) await tx.reclaim.forget(forget);
+          return batch.length > 0 && !signal.aborted ? tx.reclaim.markDeleting(batch, before, now(), 'gc') : [];
+        });
+        const result = await deleteOwnedBytes(owned, signal);
+        deleted.push(...result.deleted);
+        failed.push(...result.failed);
+        done = result.deleted.map((b) => b.digest);
+        await yieldToEventLoop();
+      }
+      return { deleted, failed };
     },
 
     async reclaimOrphan(blob, signal) {

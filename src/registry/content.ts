@@ -32,6 +32,11 @@ export interface ContentReclaimer {
    * holds the GC lease (the default), `eviction` for the mirror cache, which does not.
    */
   reclaimBlobs(digests: string[], before: number, options?: { signal?: AbortSignal; by?: Deleter }): Promise<{ deleted: ReclaimedBlob[]; failed: string[] }>;
+  /**
+   * `reclaimBlobs` for many batches, GC's bulk path: each transaction both forgets the rows of the
+   * batch whose bytes were just deleted and marks the next batch, halving the commits.
+   */
+  reclaimBatches(batches: string[][], before: number, signal: AbortSignal): Promise<{ deleted: ReclaimedBlob[]; failed: string[] }>;
   /** Deletes bytes that have no row at all (a crash between writing them and recording them). */
   reclaimOrphan(blob: ReclaimedBlob, signal?: AbortSignal): Promise<boolean>;
   /** Finishes deletions left in the `deleting` state (a crashed run's); only while holding the GC lease. */

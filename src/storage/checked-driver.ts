@@ -89,6 +89,10 @@ export function checkedDriver(inner: StorageDriver, observer?: StorageObserver):
     const adopt = inner.adopt.bind(inner);
     driver.adopt = (path, key) => (checkKey(key), guard('adopt', () => adopt(path, key)));
   }
+  if (inner.deleteMany) {
+    const deleteMany = inner.deleteMany.bind(inner);
+    driver.deleteMany = (keys) => (keys.forEach((key) => checkKey(key)), guard('deleteMany', () => deleteMany(keys)));
+  }
   if (inner.redirectUrl) {
     const redirectUrl = inner.redirectUrl.bind(inner);
     driver.redirectUrl = (key, expires) => (checkKey(key), guard('redirectUrl', () => redirectUrl(key, expires)));

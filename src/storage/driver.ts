@@ -47,6 +47,12 @@ export interface StorageDriver {
   /** Removes the object. Removing a missing key is not an error. */
   delete(key: string): Promise<void>;
 
+  /**
+   * Optional bulk form of `delete` (S3's DeleteObjects: up to 1,000 keys a request), for GC.
+   * Missing keys are not an error; when it throws, any of the keys may or may not be gone.
+   */
+  deleteMany?(keys: readonly string[]): Promise<void>;
+
   /** Every key that starts with `prefix`, in no particular order. For GC and purges only. */
   list(prefix: string): AsyncIterable<string>;
 

@@ -75,6 +75,8 @@ export function s3Driver(options: S3DriverOptions): StorageDriver {
       await client.send(new DeleteObjectCommand({ Bucket: resolved.bucket, Key: store.full(key) }));
     },
 
+    deleteMany: (keys) => store.deleteMany(keys),
+
     async *list(prefix) {
       for await (const object of store.list(prefix)) yield object.key;
     },
