@@ -49,9 +49,10 @@ import { checkedDriver } from './storage/checked-driver.js';
 import type { StorageDriver } from './storage/driver.js';
 import { filesystemDriver } from './storage/fs-driver.js';
 import { memoryDriver } from './storage/memory-driver.js';
-import { workflowHooks } from './workflow/hooks.js';
 import { createReplication } from './replication/create-replication.js';
 import { withReplicationTriggers } from './replication/triggers.js';
+import { createWorkflow, type Workflow } from './workflow/create-workflow.js';
+import { promotionRanks } from './auth/policy.js';
 
 export interface App {
   http: FastifyInstance;
@@ -70,6 +71,7 @@ export interface App {
   /** Garbage collection and retention (docs/gc.md); `gcSchedule` is its timer. */
   gc: GcRunner;
   gcSchedule: GcSchedule;
+  workflow: Workflow;
   /** Starts listening; resolves with the bound port. */
   listen(): Promise<number>;
   /** Stops accepting, lets in-flight requests finish (up to the grace period), closes everything. */
@@ -87,6 +89,10 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     onError: (driver, operation, error) => {
       metrics.storageErrors.inc({ driver, operation });
       logger.error({ driver, operation, err: error }, 'storage operation failed');
+    },
+    onWrite: (driver, operation, bytes) => {
+      metrics.storageWrites.inc({ driver, operation });
+      if (bytes > 0) metrics.storageWrittenBytes.inc({ driver }, bytes);
     },
   });
   try {
@@ -134,6 +140,15 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
   if (bootstrapped?.created) logger.info({ user: bootstrapped.user }, 'first administrator created from WHARF_ADMIN_USER');
   // Events and webhooks (docs/webhooks.md): the outbox is written in the registry's transactions.
   const events = await createEvents({ metadata, settings: { ...config.webhooks, publicUrl: config.http.publicUrl }, now: Date.now, log: logger });
+  // Promotion, stage rules, immutable tags, tag history, lineage (docs/workflow.md).
+  // Pushes and promotions also queue images for push rules (docs/replication.md).
+  const workflow = createWorkflow({
+    metadata,
+    publisher: events.publisher,
+    now: Date.now,
+    roleRanks: promotionRanks,
+    extendHooks: (hooks) => withReplicationTriggers(hooks, { now: Date.now, onQueued: () => replication.wake() }),
+  });
   const observeGc = gcMetrics(metrics.registry);
   const { content, gc } = lifecycle(config, {
     metadata,
@@ -157,8 +172,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     manifestMaxBytes: config.http.manifestMaxBytes,
     redirectTtlSeconds: 300,
     onInconsistency: (message, fields) => logger.error(fields, message),
-    // Pushes and promotions also queue images for push rules (docs/replication.md).
-    hooks: withReplicationTriggers(workflowHooks({ publisher: events.publisher, now: Date.now }), { now: Date.now, onQueued: () => replication.wake() }),
+    hooks: workflow.hooks,
   });
   // The pull-through cache decorates the registry when upstreams are configured (docs/mirror.md).
   const mirror = config.mirror.upstreams.length === 0 ? undefined : await createMirror({
@@ -189,7 +203,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
   });
   const authHttp = authSurfaces(auth, {
     publicUrl: config.http.publicUrl,
-    delivery: { webhooks: events.webhooks },
+    delivery: { webhooks: events.webhooks, workflow },
     replication: replication.service,
     lifecycle: {
       gc,
@@ -267,6 +281,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     content,
     gc,
     gcSchedule,
+    workflow,
     async listen() {
       await http.listen({ host: config.http.address, port: config.http.port });
       const address = http.server.address();

@@ -2,6 +2,7 @@ import type { ProjectStore } from '../metadata/projects.js';
 import {
   isRole,
   projectPermissions,
+  promotionRank,
   systemPermissions,
   type PolicyOptions,
   type ProjectPermission,
@@ -13,6 +14,8 @@ import { subjectOf, type Principal } from './principal.js';
 export interface Permissions {
   inProject(principal: Principal, project: string): Promise<Set<ProjectPermission>>;
   system(principal: Principal): Set<SystemPermission>;
+  /** The principal's rank for a project's stage rule (promotionRank) and how to name it in a refusal. */
+  promotion(principal: Principal, project: string): Promise<{ rank: number; role: string }>;
   /** Creates `project` (private) unless it exists: a system admin's first push. */
   ensureProject(project: string): Promise<void>;
 }
@@ -35,6 +38,13 @@ export function permissions(deps: { projects: ProjectStore; options: PolicyOptio
     },
     system(principal) {
       return systemPermissions(subjectOf(principal, undefined), deps.options);
+    },
+    async promotion(principal, project) {
+      const stored = principal.kind === 'user' ? await deps.projects.role(project, principal.name) : undefined;
+      const role = stored !== undefined && isRole(stored) ? stored : undefined;
+      const rank = promotionRank(subjectOf(principal, role), deps.options);
+      const label = deps.options.open || principal.admin ? 'a system admin' : principal.kind === 'robot' ? 'a robot' : (role ?? 'not a member');
+      return { rank, role: label };
     },
     async ensureProject(project) {
       // A read first (a push calls this on every request); no memory of earlier answers, since

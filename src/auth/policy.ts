@@ -112,6 +112,7 @@ export const matrixActions = [
   { key: 'pull', label: 'pull', needs: { project: 'pull' } },
   { key: 'push', label: 'push', needs: { project: 'push' } },
   { key: 'delete', label: 'delete', needs: { project: 'delete' } },
+  { key: 'promote', label: 'promote into', needs: { project: 'promote' } },
   { key: 'tagList', label: 'tag list', needs: { project: 'pull' } },
   { key: 'catalog', label: 'catalog', needs: { system: 'catalog' } },
   { key: 'readMembers', label: 'list members', needs: { project: 'readMembers' } },

@@ -5,6 +5,8 @@ import { registerGcCommand } from './gc-commands.js';
 import { registerServeCommand } from './serve.js';
 import { registerProjectCommands } from './project-commands.js';
 import { registerReplicateCommands } from './replicate-commands.js';
+import { registerLineageCommand } from './lineage-command.js';
+import { registerPromoteCommand } from './promote-command.js';
 import { registerUserCommands } from './user-commands.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -21,5 +23,7 @@ export async function main(argv: string[]): Promise<void> {
   registerProjectCommands(program);
   registerReplicateCommands(program);
   registerGcCommand(program);
+  registerPromoteCommand(program);
+  registerLineageCommand(program);
   await program.parseAsync(argv);
 }

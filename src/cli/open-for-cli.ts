@@ -51,8 +51,8 @@ export async function runWithDatabase(flags: DatabaseFlags, work: (services: Ser
   }
 }
 
-/** A password from a hidden prompt on a terminal, else the first line of standard input. */
-export async function readPassword(prompt: string): Promise<string> {
+/** A password from a hidden prompt on a terminal (typed twice unless `confirm` is false), else the first line of standard input. */
+export async function readPassword(prompt: string, confirm = true): Promise<string> {
   if (!process.stdin.isTTY) {
     let text = '';
     for await (const chunk of process.stdin) text += String(chunk);
@@ -72,6 +72,7 @@ export async function readPassword(prompt: string): Promise<string> {
       });
     });
   const first = await ask(prompt);
+  if (!confirm) return first;
   const again = await ask('again: ');
   if (first !== again) throw new Error('the passwords do not match');
   return first;

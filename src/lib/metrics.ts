@@ -33,6 +33,9 @@ export interface WharfMetrics {
   /** Requests the client hung up on before their response was complete: not failures of ours. */
   readonly clientAborts: Counter<'route' | 'method'>;
   readonly storageErrors: Counter<'driver' | 'operation'>;
+  /** Driver calls that write (write, upload create/append/commit), and the bytes they wrote where known. */
+  readonly storageWrites: Counter<'driver' | 'operation'>;
+  readonly storageWrittenBytes: Counter<'driver'>;
   readonly databaseErrors: Counter<'operation'>;
   /** Synchronous SQLite time on the event loop, and the background worker's checkpoints. */
   readonly database: { observe(kind: DatabaseCallKind, seconds: number): void; checkpointed(seconds: number): void };
@@ -88,6 +91,18 @@ export function createMetrics(options: MetricsOptions = {}): WharfMetrics {
     labelNames: ['driver', 'operation'] as const,
     registers,
   });
+  const storageWrites = new Counter({
+    name: 'wharf_storage_writes_total',
+    help: 'Storage driver calls that write (write, createUpload, appendUpload, commitUpload), by driver and operation',
+    labelNames: ['driver', 'operation'] as const,
+    registers,
+  });
+  const storageWrittenBytes = new Counter({
+    name: 'wharf_storage_written_bytes_total',
+    help: 'Bytes written through the storage driver (whole objects and upload appends), by driver',
+    labelNames: ['driver'] as const,
+    registers,
+  });
   const databaseErrors = new Counter({
     name: 'wharf_database_errors_total',
     help: 'Failed metadata database calls, by operation',
@@ -126,6 +141,8 @@ export function createMetrics(options: MetricsOptions = {}): WharfMetrics {
     inFlight,
     clientAborts,
     storageErrors,
+    storageWrites,
+    storageWrittenBytes,
     databaseErrors,
     database,
     stop: () => loop?.stop(),

@@ -14,6 +14,8 @@ export interface TagStore {
   /** Removes the tag; the manifest it pointed at is touched, as by `set`. */
   remove(repository: string, name: string, now: number): Promise<boolean>;
   removeForDigest(repository: string, digest: string): Promise<number>;
+  /** Tags whose name starts with `prefix` (no wildcards in it), with their digests. */
+  withPrefix(repository: string, prefix: string): Promise<Array<{ name: string; digest: string }>>;
   /** Tag names after `last` in byte order, at most `limit`. */
   list(repository: string, options: { last?: string; limit: number }): Promise<string[]>;
 }
@@ -53,6 +55,12 @@ export function tagStore(db: Db, reads: FastReads = fastReads(db)): TagStore {
     async removeForDigest(repository, digest) {
       const result = await db.deleteFrom('tags').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
       return Number(result.numDeletedRows);
+    },
+    async withPrefix(repository, prefix) {
+      // LIKE up to the first wildcard character, then the exact check.
+      const pattern = `${prefix.split(/[\\%_]/, 1)[0]}%`;
+      const rows = await db.selectFrom('tags').select(['name', 'digest']).where('repository', '=', repository).where('name', 'like', pattern).limit(1000).execute();
+      return rows.filter((r) => r.name.startsWith(prefix));
     },
     async list(repository, { last, limit }) {
       let query = db.selectFrom('tags').select('name').where('repository', '=', repository).orderBy('name').limit(limit);

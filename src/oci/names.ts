@@ -42,3 +42,24 @@ export function projectOf(name: string): string {
   const slash = name.indexOf('/');
   return slash === -1 ? name : name.slice(0, slash);
 }
+
+/**
+ * Splits an image reference as clients write it — `[host[:port]/]name[:tag|@digest]` — into the
+ * repository name (the host dropped: a first component with a `.` or `:`, or `localhost`) and the
+ * reference (undefined when none is written). Not validated: parse the parts afterwards.
+ */
+export function splitImageReference(value: string): { repository: string; reference: string | undefined } {
+  const at = value.indexOf('@');
+  let path = at === -1 ? value : value.slice(0, at);
+  let reference = at === -1 ? undefined : value.slice(at + 1);
+  if (reference === undefined) {
+    const colon = path.lastIndexOf(':');
+    if (colon > path.lastIndexOf('/')) {
+      reference = path.slice(colon + 1);
+      path = path.slice(0, colon);
+    }
+  }
+  const parts = path.split('/');
+  if (parts.length > 1 && /[.:]|^localhost$/.test(parts[0]!)) parts.shift();
+  return { repository: parts.join('/'), reference };
+}

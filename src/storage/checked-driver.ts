@@ -9,6 +9,8 @@ const UPLOAD_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
 export interface StorageObserver {
   /** Called for every failed driver call that is not a plain "not found". */
   onError(driver: string, operation: string, error: unknown): void;
+  /** Called after every driver call that writes, with the bytes it wrote (0 when it only moved or created). */
+  onWrite?(driver: string, operation: string, bytes: number): void;
 }
 
 /**
@@ -52,21 +54,42 @@ export function checkedDriver(inner: StorageDriver, observer?: StorageObserver):
     return new BackendError(inner.name, `${operation} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
   };
 
+  const wrote = (operation: string, bytes: number) => observer?.onWrite?.(inner.name, operation, bytes);
   const driver: StorageDriver = {
     name: inner.name,
     stat: (key) => (checkKey(key), guard('stat', () => inner.stat(key))),
     read: (key, range) => (checkKey(key), guard('read', () => inner.read(key, range))),
-    write: (key, body) => (checkKey(key), guard('write', () => inner.write(key, body), bodyFailed(body))),
+    write: (key, body) =>
+      (checkKey(key),
+      guard(
+        'write',
+        async () => {
+          await inner.write(key, body);
+          // A streamed body's length is known only to the store (a rare path: monolithic uploads).
+          wrote('write', Buffer.isBuffer(body) ? body.length : ((await inner.stat(key).catch(() => null))?.size ?? 0));
+        },
+        bodyFailed(body),
+      )),
     delete: (key) => (checkKey(key), guard('delete', () => inner.delete(key))),
     list(prefix) {
       checkKey(prefix, true);
       return guardIterable('list', () => inner.list(prefix));
     },
-    createUpload: (id) => (checkId(id), guard('createUpload', () => inner.createUpload(id))),
-    appendUpload: (id, offset, body) => (checkId(id), guard('appendUpload', () => inner.appendUpload(id, offset, body), bodyFailed(body))),
+    createUpload: (id) => (checkId(id), guard('createUpload', async () => (await inner.createUpload(id), wrote('createUpload', 0)))),
+    appendUpload: (id, offset, body) =>
+      (checkId(id),
+      guard(
+        'appendUpload',
+        async () => {
+          const size = await inner.appendUpload(id, offset, body);
+          wrote('appendUpload', size - offset);
+          return size;
+        },
+        bodyFailed(body),
+      )),
     uploadSize: (id) => (checkId(id), guard('uploadSize', () => inner.uploadSize(id))),
     readUpload: (id) => (checkId(id), guard('readUpload', () => inner.readUpload(id))),
-    commitUpload: (id, key) => (checkId(id), checkKey(key), guard('commitUpload', () => inner.commitUpload(id, key))),
+    commitUpload: (id, key) => (checkId(id), checkKey(key), guard('commitUpload', async () => (await inner.commitUpload(id, key), wrote('commitUpload', 0)))),
     abortUpload: (id) => (checkId(id), guard('abortUpload', () => inner.abortUpload(id))),
     staleUploads: (before) => guardIterable('staleUploads', () => inner.staleUploads(before)),
     check: () => guard('check', () => inner.check()),

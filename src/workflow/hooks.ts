@@ -109,7 +109,7 @@ async function refuseIfHeld(tx: MetadataStore, repository: string, digests: stri
     for (const tag of await tx.browse.tagsOf(repository, holder)) {
       const rule = await immutableRuleFor(tx.projectRules, repository, tag);
       if (rule !== undefined) {
-        throw new RegistryError('DENIED', `${what} is held by the immutable tag ${repository}:${tag} (rule "immutable tags ${rule}" of project ${projectOf(repository)}) and cannot be deleted`, {
+        throw new RegistryError('DENIED', `${what} is held by the immutable tag ${repository}:${tag} (rule: immutable tags ${rule} of project ${projectOf(repository)}) and cannot be deleted`, {
           detail: { rule: 'immutableTags', pattern: rule, repository, tag },
         });
       }

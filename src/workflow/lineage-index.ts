@@ -1,6 +1,7 @@
 import { looksLikeDigest } from '../oci/digest.js';
 import type { ParsedManifest } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
+import { splitImageReference } from '../oci/names.js';
 import type { BaseRef, LineageRecord } from '../metadata/lineage.js';
 import type { MetadataStore } from '../metadata/store.js';
 import { chainId, prefixChainIds } from './layer-chain.js';
@@ -17,24 +18,6 @@ export function imageLayers(parsed: ParsedManifest): string[] | undefined {
   if (parsed.kind !== 'image' || parsed.subject || parsed.artifactType || !parsed.config || !IMAGE_CONFIGS.has(parsed.config.mediaType)) return undefined;
   const layers = parsed.blobs.slice(1).map((d) => d.digest);
   return layers.length > 0 ? layers : undefined;
-}
-
-/** `registry.example.com:5000/base/jdk:8` → `{ repository: 'base/jdk', reference: '8' }` (the host is dropped). */
-export function parseImageName(name: string): { repository: string; reference: string } | undefined {
-  const at = name.indexOf('@');
-  let path = at === -1 ? name : name.slice(0, at);
-  let reference = at === -1 ? undefined : name.slice(at + 1);
-  if (reference === undefined) {
-    const colon = path.lastIndexOf(':');
-    if (colon > path.lastIndexOf('/')) {
-      reference = path.slice(colon + 1);
-      path = path.slice(0, colon);
-    }
-  }
-  const parts = path.split('/');
-  if (parts.length > 1 && /[.:]|^localhost$/.test(parts[0]!)) parts.shift();
-  if (parts.length === 0 || parts.some((p) => p === '')) return undefined;
-  return { repository: parts.join('/'), reference: reference ?? 'latest' };
 }
 
 /**
@@ -56,7 +39,8 @@ export async function indexImage(tx: Tx, repository: string, digest: string, par
 
 async function findBase(tx: Tx, repository: string, digest: string, prefixes: string[], annotations: Record<string, string>): Promise<BaseRef | null> {
   const name = annotations[BASE_NAME] ?? null;
-  const parsedName = name ? parseImageName(name) : undefined;
+  const split = name ? splitImageReference(name) : undefined;
+  const parsedName = split && { repository: split.repository, reference: split.reference ?? 'latest' };
   let annotated = annotations[BASE_DIGEST];
   if (annotated !== undefined && !looksLikeDigest(annotated)) annotated = undefined;
   if (annotated === undefined && parsedName) {

@@ -21,19 +21,25 @@ export async function immutableRuleFor(rules: Pick<ProjectRulesStore, 'get'>, re
 export function immutableDenied(repository: string, tag: string, pattern: string, what: 'moved' | 'deleted'): RegistryError {
   return new RegistryError(
     'DENIED',
-    `tag ${repository}:${tag} is immutable (rule "immutable tags ${pattern}" of project ${projectOf(repository)}) and cannot be ${what}`,
+    `tag ${repository}:${tag} is immutable (rule: immutable tags ${pattern} of project ${projectOf(repository)}) and cannot be ${what}`,
     { detail: { rule: 'immutableTags', pattern, project: projectOf(repository), repository, tag } },
   );
 }
 
 /**
  * For garbage collection and retention (src/gc): whether `tag` of `repository` is held by an
- * immutable-tag rule, so what it points at (and the index's children) must never be removed.
+ * immutable-tag rule — what it points at (and an index's children) must never be removed.
+ * Answers the rule's name (for GC reports), or undefined.
  */
 export interface TagProtection {
-  isProtected(repository: string, tag: string): Promise<boolean>;
+  isProtected(repository: string, tag: string): Promise<string | undefined>;
 }
 
 export function tagProtection(rules: Pick<ProjectRulesStore, 'get'>): TagProtection {
-  return { isProtected: async (repository, tag) => (await immutableRuleFor(rules, repository, tag)) !== undefined };
+  return {
+    async isProtected(repository, tag) {
+      const pattern = await immutableRuleFor(rules, repository, tag);
+      return pattern === undefined ? undefined : `immutable tags ${pattern} of project ${projectOf(repository)}`;
+    },
+  };
 }

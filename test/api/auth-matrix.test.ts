@@ -55,6 +55,8 @@ test('role × action matrix in basic mode', async (t) => {
     pull: (who) => get(`${url}/v2/team/app/manifests/v1`, { ...(who ? { auth: who } : {}), headers: { accept: image.manifest.mediaType } }),
     push: (who, key) => pushManifest(url, 'team/app', `pushed-${key}`, image.manifest, who ? { auth: who } : {}),
     delete: (who, key) => del(`${url}/v2/team/app/manifests/${victims.get(key)!.manifest.digest}`, who ? { auth: who } : {}),
+    promote: (who, key) =>
+      api(url, 'POST', '/promotions', { ...(who ? { auth: who } : {}), body: { source: { repository: 'team/app', reference: 'v1' }, target: { repository: 'team/app', tag: `promoted-${key}` } } }),
     tagList: (who) => get(`${url}/v2/team/app/tags/list`, who ? { auth: who } : {}),
     catalog: (who) => get(`${url}/v2/_catalog`, who ? { auth: who } : {}),
     readMembers: (who) => api(url, 'GET', '/projects/team/members', who ? { auth: who } : {}),

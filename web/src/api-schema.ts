@@ -242,6 +242,104 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/images/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** an image's history across the repositories the caller may see: pushed to dev by alice, promoted to qa by bob, … */
+        get: {
+            parameters: {
+                query: {
+                    /** @description a tag or a digest */
+                    reference: string;
+                    repository: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ImageHistory"];
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/images/lineage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** what an image is built on (to the root), what is built on it, and whether it is stale — across the projects the caller may see */
+        get: {
+            parameters: {
+                query: {
+                    /** @description a tag or a digest */
+                    reference: string;
+                    repository: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Lineage"];
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects": {
         parameters: {
             query?: never;
@@ -902,6 +1000,155 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** a project's stage rules and immutable tags */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    project: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["StageRules"];
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        /** set stage rules (who may promote in, which project an image must come from) and immutable tag patterns; absent fields stay */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    project: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        immutableTags?: string[];
+                        promoteFrom?: string | null;
+                        /** @enum {string|null} */
+                        promoteMinRole?: "admin" | "maintainer" | "developer" | "tester" | "guest" | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["StageRules"];
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/promotions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** promote an image (with its platforms and referrers) into another repository, on the server: no blob is copied, the digest stays */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description e.g. the URL of a test report */
+                        note?: string;
+                        source: {
+                            /** @description a tag or a digest */
+                            reference: string;
+                            repository: string;
+                        };
+                        target: {
+                            repository: string;
+                            /** @description absent: the source's tag; null: none */
+                            tag?: string | null;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Promotion"];
+                    };
+                };
+                /** @description error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Errors"];
+                    };
+                };
+            };
+        };
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -2500,6 +2747,18 @@ export interface components {
              */
             time: string;
         };
+        BaseImage: {
+            digest: string;
+            /** @description tags that pointed at the base and moved on */
+            movedOn: components["schemas"]["StaleReason"][];
+            /** @description org.opencontainers.image.base.name, when the image names its base */
+            name: string | null;
+            /** @description null: a base the caller may not see, or outside this registry */
+            repository: string | null;
+            /** @enum {string} */
+            source: "annotation" | "layers";
+            tags: string[];
+        };
         /** @description the registry's error envelope, on every error */
         Errors: {
             errors: {
@@ -2612,6 +2871,25 @@ export interface components {
             createdBy?: string;
             emptyLayer: boolean;
         };
+        /** @description pushed to dev/app:1.0 by alice; promoted to qa/app:1.0 by bob */
+        HistoryEntry: {
+            /**
+             * @description tagged: what the tag pointed at when history began
+             * @enum {string}
+             */
+            action: "pushed" | "promoted" | "tagged";
+            actor: string | null;
+            from: {
+                reference: string;
+                /** @description null: a project the caller may not see */
+                repository: string | null;
+            } | null;
+            note: string | null;
+            repository: string;
+            tag: string | null;
+            /** Format: date-time */
+            time: string;
+        };
         Image: {
             annotations: {
                 [key: string]: string;
@@ -2675,11 +2953,52 @@ export interface components {
             volumes: string[];
             workingDir?: string;
         };
+        ImageHistory: {
+            digest: string;
+            history: components["schemas"]["HistoryEntry"][];
+            repository: string;
+        };
+        ImageLineage: {
+            /** @description from the direct base to the root */
+            builtOn: components["schemas"]["BaseImage"][];
+            digest: string;
+            repository: string;
+            /** @description built on a digest its base tag no longer points at */
+            stale: boolean;
+            /** @description tags that pointed at the base and moved on */
+            staleBecause: components["schemas"]["StaleReason"][];
+            /** @description images built directly on this one (an index: on any of its platforms) */
+            usedBy: {
+                digest: string;
+                repository: string;
+                stale: boolean;
+                tags: string[];
+            }[];
+        };
         Layer: {
             createdBy?: string;
             digest: string;
             mediaType: string;
             size: number;
+        };
+        Lineage: {
+            /** @description from the direct base to the root */
+            builtOn: components["schemas"]["BaseImage"][];
+            digest: string;
+            /** @description an index: each platform's lineage */
+            platforms: components["schemas"]["PlatformLineage"][];
+            repository: string;
+            /** @description built on a digest its base tag no longer points at */
+            stale: boolean;
+            /** @description tags that pointed at the base and moved on */
+            staleBecause: components["schemas"]["StaleReason"][];
+            /** @description images built directly on this one (an index: on any of its platforms) */
+            usedBy: {
+                digest: string;
+                repository: string;
+                stale: boolean;
+                tags: string[];
+            }[];
         };
         Member: {
             /** @enum {string} */
@@ -2693,6 +3012,24 @@ export interface components {
             os: string;
             osVersion?: string;
             variant?: string;
+        };
+        PlatformLineage: {
+            /** @description from the direct base to the root */
+            builtOn: components["schemas"]["BaseImage"][];
+            digest: string;
+            platform: string | null;
+            repository: string;
+            /** @description built on a digest its base tag no longer points at */
+            stale: boolean;
+            /** @description tags that pointed at the base and moved on */
+            staleBecause: components["schemas"]["StaleReason"][];
+            /** @description images built directly on this one (an index: on any of its platforms) */
+            usedBy: {
+                digest: string;
+                repository: string;
+                stale: boolean;
+                tags: string[];
+            }[];
         };
         Project: {
             /** Format: date-time */
@@ -2728,6 +3065,29 @@ export interface components {
             usedBytes: number;
             /** @description usage share at which a quota.warning event is recorded */
             warnPercent: number;
+        };
+        Promotion: {
+            actor: string;
+            /** @description blob links of the target for them (no bytes are copied) */
+            blobs: number;
+            digest: string;
+            id: string;
+            /** @description manifests copied: the image, index children, referrers, tag attachments */
+            manifests: number;
+            mediaType: string;
+            note: string | null;
+            referrers: number;
+            size: number;
+            source: {
+                reference: string;
+                repository: string;
+            };
+            target: {
+                repository: string;
+                tag: string | null;
+            };
+            /** Format: date-time */
+            time: string;
         };
         /** @description a tag a pull rule keeps in the mirror cache */
         ReplicationPin: {
@@ -3002,6 +3362,27 @@ export interface components {
             authMode: "none" | "basic" | "token";
             csrfToken: string | null;
             user: components["schemas"]["User"] | null;
+        };
+        StageRules: {
+            /** @description tag patterns (* and ?) that never move and cannot be deleted */
+            immutableTags: string[];
+            project: string;
+            /** @description only digests promoted into this project first may be promoted here */
+            promoteFrom: string | null;
+            /**
+             * @description lowest role that may promote in (testers rank above developers); null: whoever may promote
+             * @enum {string|null}
+             */
+            promoteMinRole: "admin" | "maintainer" | "developer" | "tester" | "guest" | null;
+            /** Format: date-time */
+            updatedAt: string | null;
+            updatedBy: string | null;
+        };
+        StaleReason: {
+            now: string;
+            repository: string;
+            tag: string;
+            was: string;
         };
         Tag: {
             artifactType: string | null;

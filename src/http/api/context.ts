@@ -1,12 +1,14 @@
 import type { AuthServices } from '../../auth/create-auth.js';
 import type { WebhookService } from '../../events/webhooks.js';
 import type { ReplicationService } from '../../replication/service.js';
+import type { Workflow } from '../../workflow/create-workflow.js';
 import type { callerResolver } from './caller.js';
 import { nameParam, ref } from './schemas.js';
 
 /** The delivery flow's services, when the composition root provides them. */
 export interface DeliveryServices {
   webhooks: WebhookService;
+  workflow: Workflow;
 }
 
 /** What the management API's route modules share. */

@@ -7,8 +7,10 @@ import { callerResolver, checkCsrf } from './caller.js';
 import type { ApiContext, DeliveryServices } from './context.js';
 import type { ReplicationService } from '../../replication/service.js';
 import { lifecycleRoutes } from './lifecycle-routes.js';
+import { lineageRoutes } from './lineage-routes.js';
 import { projectRoutes } from './project-routes.js';
 import { replicationRoutes } from './replication-routes.js';
+import { promotionRoutes } from './promotion-routes.js';
 import { sessionRoutes } from './session-routes.js';
 import { userRoutes } from './user-routes.js';
 import { webhookRoutes } from './webhook-routes.js';
@@ -39,7 +41,11 @@ export function apiPlugin(auth: AuthServices, callers = callerResolver(auth), de
         userRoutes(api, context);
         projectRoutes(api, context);
         auditRoutes(api, context);
-        if (delivery) webhookRoutes(api, { ...context, delivery });
+        if (delivery) {
+          webhookRoutes(api, { ...context, delivery });
+          promotionRoutes(api, { ...context, delivery });
+          lineageRoutes(api, { ...context, delivery });
+        }
         if (replication) replicationRoutes(api, { ...context, replication });
         if (lifecycle) lifecycleRoutes(api, context, lifecycle);
       },
