@@ -91,8 +91,9 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
     const head = request.method === 'HEAD';
     const file = files.get(path);
     if (file && path !== '/index.html') return send(reply, file, head);
-    // A missing asset is a 404, not the page: a stale tab must not parse HTML as a script.
-    if (path.startsWith('/assets/') || extname(path) !== '') {
+    // A missing asset is a 404, not the page: a stale tab must not parse HTML as a script. A
+    // console page's path may end like a file name (`/repositories/dev/app/-/1.0`).
+    if (path.startsWith('/assets/') || (extname(path) !== '' && !isPagePath(path))) {
       return securityHeaders(reply).code(404).type('text/plain; charset=utf-8').send('not found');
     }
     if (!index) {
@@ -113,6 +114,10 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
       return handler(request, reply);
     },
   });
+}
+
+function isPagePath(path: string): boolean {
+  return /^\/(repositories|projects|webhooks)\//.test(path);
 }
 
 function isApiPath(path: string): boolean {

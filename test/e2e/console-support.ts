@@ -94,6 +94,15 @@ export async function writeOciLayout(dir: string, refs: Record<string, Image | I
   return dir;
 }
 
+/** Signs in through the console's form and waits for the signed-in header. */
+export async function signIn(page: Page, base: string, user: { name: string; password: string }): Promise<void> {
+  await page.goto(`${base}/sign-in`);
+  await page.getByLabel('Username').fill(user.name);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
 const SHOTS = path.join(repoRoot, 'docs', 'console');
 
 /** Saves a screenshot of the page as docs/console/<name>.png (the README links them). */

@@ -11,10 +11,13 @@ import { RepositoriesPage } from './pages/repositories';
 import { RepositoryPage } from './pages/repository';
 import { SignInPage } from './pages/sign-in';
 import { UsersPage } from './pages/users';
+import { WebhookPage } from './pages/webhook';
+import { WebhooksPage } from './pages/webhooks';
 import { Link, navigate, routes, useLocation } from './router';
 import { useSession } from './session';
 
-function Page({ path, next }: { path: string; next: string | null }) {
+function Page({ path, query }: { path: string; query: URLSearchParams }) {
+  const next = query.get('next');
   const decoded = decodeURIComponent(path);
   if (path === '/' || path === '/repositories') return <RepositoriesPage />;
   if (path === '/sign-in') return <SignInPage next={next} />;
@@ -26,6 +29,9 @@ function Page({ path, next }: { path: string; next: string | null }) {
   if (path === '/replication') return <ReplicationPage />;
   let match = /^\/gc\/([^/]+)$/.exec(decoded);
   if (match?.[1]) return <GcRunPage key={match[1]} id={match[1]} />;
+  if (path === '/webhooks') return <WebhooksPage key={query.toString()} project={query.get('project')} />;
+  match = /^\/webhooks\/([^/]+)$/.exec(decoded);
+  if (match?.[1]) return <WebhookPage key={match[1]} id={match[1]} />;
   match = /^\/projects\/([^/]+)$/.exec(decoded);
   if (match?.[1]) return <ProjectPage name={match[1]} />;
   // `/repositories/<name with slashes>/-/<reference>` or `/repositories/<name>`.
@@ -54,10 +60,12 @@ export function App() {
   const { path, query } = useLocation();
   const { user, signOut } = useSession();
   const section = path === '/' ? '/repositories' : '/' + (path.split('/')[1] ?? '');
-  // Signed-in admins manage every account, everyone else their own (in every auth mode);
-  // replication and garbage collection are for system admins.
+  // Signed-in admins manage every account, everyone else their own (in every auth mode); system
+  // admins also see every webhook (project admins reach their project's from its page), run
+  // replication and garbage collection.
+  const withWebhooks: Array<[string, string]> = user?.admin ? [...NAV.slice(0, 2), [routes.webhooks(), 'Webhooks'], ...NAV.slice(2)] : NAV;
   const nav: Array<[string, string]> = [
-    ...NAV,
+    ...withWebhooks,
     ...(user?.admin ? [[routes.replication(), 'Replication'] as [string, string]] : []),
     ...(user ? [[routes.users(), user.admin ? 'Users' : 'Account'] as [string, string]] : []),
     ...(user?.admin ? [[routes.gc(), 'Garbage collection'] as [string, string]] : []),
@@ -102,7 +110,7 @@ export function App() {
           )}
         </div>
       </header>
-      {user !== undefined && <Page path={path} next={query.get('next')} />}
+      {user !== undefined && <Page path={path} query={query} />}
     </>
   );
 }

@@ -54,6 +54,8 @@ export const routes = {
   project: (name: string) => `/projects/${encodeURIComponent(name)}`,
   audit: () => '/audit',
   users: () => '/users',
+  webhooks: (project?: string | null) => (project ? `/webhooks?project=${encodeURIComponent(project)}` : '/webhooks'),
+  webhook: (id: string) => `/webhooks/${encodeURIComponent(id)}`,
   health: () => '/health',
   replication: (query: { rule?: string; run?: string } = {}) => {
     const text = new URLSearchParams(Object.entries(query).filter((entry): entry is [string, string] => entry[1] !== undefined)).toString();

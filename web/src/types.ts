@@ -39,3 +39,25 @@ export type ProjectQuota = Schemas['ProjectQuota'];
 // A Record, so the compiler notices a role the API gains or loses.
 const roles: Record<Member['role'], true> = { admin: true, maintainer: true, developer: true, tester: true, guest: true };
 export const ROLES = Object.keys(roles) as Array<Member['role']>;
+
+export type Promotion = Schemas['Promotion'];
+export type HistoryEntry = Schemas['HistoryEntry'];
+export type StaleReason = Schemas['StaleReason'];
+export type ImageLineage = Schemas['ImageLineage'];
+export type Lineage = Schemas['Lineage'];
+export type StageRules = Schemas['StageRules'];
+export type Webhook = Schemas['Webhook'];
+export type Delivery = Schemas['WebhookDelivery'];
+
+// A Record, so the compiler notices an event type the API gains or loses.
+const eventTypes: Record<Webhook['events'][number], true> = {
+  push: true,
+  pull: true,
+  delete: true,
+  promotion: true,
+  'tag.moved': true,
+  'base.updated': true,
+  'quota.warning': true,
+  'gc.finished': true,
+};
+export const EVENT_TYPES = Object.keys(eventTypes) as Array<Webhook['events'][number]>;

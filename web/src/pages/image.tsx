@@ -1,4 +1,4 @@
-import { useState, type ReactNode } from 'react';
+import { useCallback, useState, type ReactNode } from 'react';
 import { api, get, repoPath } from '../api';
 import { ErrorBanner, Facts, Loading, Section } from '../components/common';
 import { ConfirmDialog } from '../components/confirm-dialog';
@@ -6,7 +6,8 @@ import { CommandLine } from '../components/copy-button';
 import { formatAge, formatBytes, formatTime, platformText, shortDigest } from '../format';
 import { pullByDigest, pullByTag, useRegistryHost } from '../registry-host';
 import { Link, navigate, routes } from '../router';
-import type { Image } from '../types';
+import type { Image, StaleReason } from '../types';
+import { ImageHistory, ImageLineageSection, PromoteDialog, StaleBadge } from './image-workflow';
 import { useData } from '../use-data';
 
 const list = (values: string[]) => (values.length ? <code className="break">{JSON.stringify(values)}</code> : <span className="muted">—</span>);
@@ -37,6 +38,9 @@ export function ImagePage({ name, reference }: { name: string; reference: string
   const host = useRegistryHost();
   const image = useData(() => get<Image>(repoPath(name, 'manifests', reference)), `${name}@${reference}`);
   const [confirming, setConfirming] = useState(false);
+  const [promoting, setPromoting] = useState(false);
+  const [stale, setStale] = useState<StaleReason[]>([]);
+  const onStale = useCallback((reasons: StaleReason[]) => setStale(reasons), []);
   const data = image.data;
   const isTag = !reference.includes(':');
 
@@ -50,6 +54,7 @@ export function ImagePage({ name, reference }: { name: string; reference: string
         {name}
         {isTag ? `:${reference}` : `@${shortDigest(reference)}`}
       </h1>
+      <StaleBadge reasons={stale} />
       <ErrorBanner error={image.error} />
       <Loading when={image.loading && !data} />
       {data && (
@@ -57,9 +62,14 @@ export function ImagePage({ name, reference }: { name: string; reference: string
           <Section
             title="Overview"
             actions={
-              <button type="button" className="button small danger" onClick={() => setConfirming(true)}>
-                Delete manifest
-              </button>
+              <div className="actions">
+                <button type="button" className="button small primary" onClick={() => setPromoting(true)}>
+                  Promote
+                </button>
+                <button type="button" className="button small danger" onClick={() => setConfirming(true)}>
+                  Delete manifest
+                </button>
+              </div>
             }
           >
             <Facts
@@ -83,6 +93,9 @@ export function ImagePage({ name, reference }: { name: string; reference: string
             {isTag && <CommandLine command={pullByTag(host, name, reference)} label="Copy pull command by tag" />}
             <CommandLine command={pullByDigest(host, name, data.digest)} label="Copy pull command by digest" />
           </Section>
+
+          <ImageHistory name={name} reference={data.digest} />
+          <ImageLineageSection name={name} reference={data.digest} onStale={onStale} />
 
           {data.kind === 'index' && (
             <Section title="Platforms">
@@ -214,6 +227,7 @@ export function ImagePage({ name, reference }: { name: string; reference: string
           </Section>
         </>
       )}
+      {promoting && <PromoteDialog name={name} reference={reference} onClose={() => setPromoting(false)} />}
       {confirming && data && (
         <ConfirmDialog
           title="Delete this manifest?"

@@ -9,6 +9,7 @@ import { ROLES, type CreatedRobot, type Member, type Project, type Robot } from 
 import { useAction } from '../use-action';
 import { useData } from '../use-data';
 import { Lifecycle, Quota } from './project-lifecycle';
+import { StageRulesSection } from './project-rules';
 
 const base = (project: string) => `/projects/${encodeURIComponent(project)}`;
 
@@ -244,6 +245,7 @@ export function ProjectPage({ name }: { name: string }) {
           <Robots project={name} />
           <Lifecycle project={name} />
           <Quota project={name} />
+          <StageRulesSection project={name} />
         </>
       )}
     </main>
