@@ -22,12 +22,13 @@ import { projectQuotas, quotaGuard } from './gc/quotas.js';
 import type { GcReport } from './gc/report.js';
 import { gcRunner, type GcLog, type GcRunner } from './gc/runner.js';
 import { scheduleGc, type GcSchedule } from './gc/schedule.js';
-import { noTagProtection } from './gc/tag-protection.js';
+import { gcFinishedEvent, publishAfterCommit, quotaWarningEvent } from './gc/events.js';
 import { healthPlugin } from './http/health.js';
 import { metricsHooks, metricsPlugin } from './http/metrics.js';
 import { createHttpServer } from './http/server.js';
 import { fileModes, loosePaths, type LoosePath } from './lib/file-modes.js';
 import { createEvents, type Events } from './events/create-events.js';
+import { eventPublisher } from './events/publisher.js';
 import { createMetrics, observeRejections, type StoredCounts, type WharfMetrics } from './lib/metrics.js';
 import { idleMemoryReclaimer } from './lib/idle-memory.js';
 import { startBackgroundWriter, type BackgroundWriter } from './metadata/background-writer.js';
@@ -52,6 +53,7 @@ import { memoryDriver } from './storage/memory-driver.js';
 import { createReplication } from './replication/create-replication.js';
 import { withReplicationTriggers } from './replication/triggers.js';
 import { createWorkflow, type Workflow } from './workflow/create-workflow.js';
+import { tagProtection } from './workflow/tag-rules.js';
 import { promotionRanks } from './auth/policy.js';
 
 export interface App {
@@ -150,6 +152,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     extendHooks: (hooks) => withReplicationTriggers(hooks, { now: Date.now, onQueued: () => replication.wake() }),
   });
   const observeGc = gcMetrics(metrics.registry);
+  const announce = publishAfterCommit(events.publisher, metadata, (error) => logger.error({ err: error }, 'event not written to the outbox'));
   const { content, gc } = lifecycle(config, {
     metadata,
     storage,
@@ -157,6 +160,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     onFinished: (report) => {
       recordGc(auth.audit, report);
       observeGc(report);
+      announce(gcFinishedEvent(report));
     },
   });
   // Started once everything is built (below); the API only asks it for the next run.
@@ -166,7 +170,12 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     metadata,
     storage,
     content,
-    usage: quotaGuard({ onWarning: (change) => recordQuotaWarning(auth.audit, change) }),
+    usage: quotaGuard({
+      onWarning: (change) => {
+        recordQuotaWarning(auth.audit, change);
+        if (change.quotaBytes !== null) announce(quotaWarningEvent({ ...change, quotaBytes: change.quotaBytes }));
+      },
+    }),
     now: Date.now,
     maxPageSize: 10_000,
     manifestMaxBytes: config.http.manifestMaxBytes,
@@ -365,7 +374,18 @@ export async function openGcForCli(config: WharfConfig, log: GcLog): Promise<{ g
     await storage.close();
     throw error;
   });
-  const { gc } = lifecycle(config, { metadata: cli.metadata, storage, log, onFinished: (report) => recordGc(cli.auth.audit, report) });
+  // The servers' delivery loops send the `gc.finished` event this run writes to the outbox.
+  const publisher = eventPublisher({ metadata: cli.metadata, now: Date.now, onError: (error) => log.error({ err: error }, 'event not written to the outbox') });
+  const announce = publishAfterCommit(publisher, cli.metadata, (error) => log.error({ err: error }, 'event not written to the outbox'));
+  const { gc } = lifecycle(config, {
+    metadata: cli.metadata,
+    storage,
+    log,
+    onFinished: (report) => {
+      recordGc(cli.auth.audit, report);
+      announce(gcFinishedEvent(report));
+    },
+  });
   return {
     gc,
     async close() {
@@ -399,17 +419,15 @@ function lifecycle(
       uploadPurgeAfterMs: config.storage.uploadPurgeAfterHours * 3_600_000,
       leaseTtlMs,
     },
-    protection: noTagProtection,
+    // Retention never removes a tag an immutable-tag rule holds (docs/workflow.md).
+    protection: tagProtection(deps.metadata.projectRules),
     log: deps.log,
     onFinished: deps.onFinished,
   });
   return { content, gc };
 }
 
-/**
- * A project reached the warning share of its quota, in the audit log. Events: once a webhook
- * outbox exists, this is where the `quota.warning` event is published too.
- */
+/** A project reached the warning share of its quota, in the audit log (the event goes beside it). */
 function recordQuotaWarning(audit: AuditLog, change: UsageChange): void {
   audit.record({
     actor: 'wharf',
@@ -420,7 +438,7 @@ function recordQuotaWarning(audit: AuditLog, change: UsageChange): void {
   });
 }
 
-/** A finished GC run in the audit log (events: a webhook outbox would publish it here too). */
+/** A finished GC run in the audit log (the `gc.finished` event goes beside it). */
 function recordGc(audit: AuditLog, report: GcReport): void {
   const { items: _items, ...summary } = report;
   audit.record({

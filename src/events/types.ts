@@ -47,10 +47,23 @@ export interface EventData {
   'tag.moved': { repository: string; tag: string; previous: string; digest: string; via: 'push' | 'promotion' };
   /** A tag that images were built on moved: they are now stale (those the endpoint's project may see). */
   'base.updated': { repository: string; tag: string; previous: string; digest: string; staleDependents: ImageRef[] };
-  /** Published by the quota code (src/gc): a project's usage passed its warning threshold. */
-  'quota.warning': Record<string, unknown>;
-  /** Published by garbage collection (src/gc) when a run ends. */
-  'gc.finished': Record<string, unknown>;
+  /** A push took a project's usage to its quota's warning share (once per crossing). */
+  'quota.warning': { project: string; usedBytes: number; quotaBytes: number; percent: number };
+  /** A garbage collection run ended: its counts (the items are in `GET /api/v1/gc/runs/{id}`). */
+  'gc.finished': {
+    id: string;
+    status: 'finished' | 'failed';
+    dryRun: boolean;
+    trigger: string;
+    project: string | null;
+    durationMs: number | null;
+    tags: number;
+    manifests: number;
+    blobs: number;
+    bytesFreed: number;
+    failed: number;
+    error: string | null;
+  };
 }
 
 /** An event as endpoints receive it in the `wharf` format. */

@@ -9,15 +9,12 @@ import { lineageQueries, type LineageQueries } from './lineage-query.js';
 import { workflowHooks } from './hooks.js';
 import { promotions, type Promotions } from './promotion.js';
 import { stageRules, type StageRules } from './stage-rules.js';
-import { tagProtection, type TagProtection } from './tag-rules.js';
 
 export interface Workflow {
   /** For the registry's writes (createRegistry's `hooks`). */
   hooks: RegistryHooks;
   promotions: Promotions;
   rules: StageRules;
-  /** For GC and retention: what immutable tags hold. */
-  protection: TagProtection;
   history(digest: string, canSee: (project: string) => boolean): Promise<HistoryEntry[]>;
   /** What an image is built on, what is built on it, whether it is stale. */
   lineage: LineageQueries['lineage'];
@@ -41,7 +38,6 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
     hooks,
     promotions: promotions({ ...deps, hooks }),
     rules: stageRules({ metadata: deps.metadata, now: deps.now, roles: Object.keys(deps.roleRanks) }),
-    protection: tagProtection(deps.metadata.projectRules),
     history: (digest, canSee) => imageHistory(deps.metadata, digest, canSee),
     lineage: lineageQueries(deps.metadata).lineage,
     async resolve(repository, reference) {

@@ -1,6 +1,7 @@
 import { RegistryError } from '../errors.js';
 import type { ProjectRulesStore } from '../metadata/project-rules.js';
 import { projectOf } from '../oci/names.js';
+import type { TagProtection } from '../gc/tag-protection.js';
 
 /** Tag patterns: `*` any run of characters, `?` one character, everything else literal (`v*`, `release-*`, `*`). */
 export function tagPatternMatches(pattern: string, tag: string): boolean {
@@ -27,14 +28,9 @@ export function immutableDenied(repository: string, tag: string, pattern: string
 }
 
 /**
- * For garbage collection and retention (src/gc): whether `tag` of `repository` is held by an
- * immutable-tag rule — what it points at (and an index's children) must never be removed.
- * Answers the rule's name (for GC reports), or undefined.
+ * For garbage collection and retention (src/gc): a tag an immutable-tag rule holds is never
+ * removed; answers the rule's name (for GC reports), or undefined.
  */
-export interface TagProtection {
-  isProtected(repository: string, tag: string): Promise<string | undefined>;
-}
-
 export function tagProtection(rules: Pick<ProjectRulesStore, 'get'>): TagProtection {
   return {
     async isProtected(repository, tag) {
