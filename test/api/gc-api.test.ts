@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import SQLite from 'better-sqlite3';
 import type { GcReport } from '../../src/gc/report.js';
+import { openDatabase } from '../../src/metadata/database.js';
 import { get, pushImage } from '../fixtures/http.js';
 import { ociImage } from '../fixtures/images.js';
 import { startWharfFor } from '../fixtures/server.js';
@@ -73,12 +73,14 @@ test('GC over the API: admins only, dry run then real run as reports, 409 while 
   assert.match(metrics, /^wharf_gc_removed_total\{kind="manifests"\} 1$/m);
   assert.match(metrics, new RegExp(`^wharf_gc_freed_bytes_total ${real.bytesFreed}$`, 'm'));
 
-  // Another instance holds the lock: refused, and the run list says nothing new.
-  const db = new SQLite(path.join(srv.dataDir, 'wharf.db'));
-  t.after(() => db.close());
-  db.prepare('insert into leases (name, holder, acquired_at, expires_at) values (?, ?, ?, ?)').run('gc', 'other-instance:gc:x', Date.now(), Date.now() + 600_000);
+  // Another instance holds the lock: refused, and the run list says nothing new. (The server's own
+  // database: its SQLite file, or its PostgreSQL database in the suite's second pass.)
+  const postgres = (srv.config.database as { postgres?: { url: string } } | undefined)?.postgres;
+  const db = await openDatabase(postgres ? { driver: 'postgres', url: postgres.url, poolSize: 1 } : { driver: 'sqlite', path: path.join(srv.dataDir, 'wharf.db') });
+  t.after(() => db.destroy());
+  await db.insertInto('leases').values({ name: 'gc', holder: 'other-instance:gc:x', acquired_at: Date.now(), expires_at: Date.now() + 600_000 }).execute();
   assertError(await api(url, 'POST', '/gc', { auth: ADMIN, body: {} }), 409, 'CONFLICT');
-  db.prepare('delete from leases where name = ?').run('gc');
+  await db.deleteFrom('leases').where('name', '=', 'gc').execute();
 });
 
 test('project policies: defaults, validation, who may change them, audit', async (t) => {
