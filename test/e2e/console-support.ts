@@ -111,14 +111,5 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: false, animations: 'disabled', caret: 'hide' });
 }
 
-/** Signs in through the console's form and waits for the signed-in header. */
-export async function signIn(page: Page, base: string, user: { name: string; password: string }): Promise<void> {
-  await page.goto(`${base}/sign-in`);
-  await page.getByLabel('Username').fill(user.name);
-  await page.getByLabel('Password').fill(user.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
-}
-
 export { removeDir };
 
