@@ -1,7 +1,8 @@
 /**
  * Push rules to real registries: a push into `release` replicates `release/app:1.0` with its
  * referrers to CNCF Distribution (htpasswd) and to a second Wharf with token auth, digest for
- * digest; blobs the target holds are not sent again (HEAD, cross-repository mount); and an
+ * digest; a promotion into `release` triggers the rule too; blobs the target holds are not sent
+ * again (HEAD, cross-repository mount); and an
  * unreachable target or wrong credentials fail clearly in the run log without stopping another rule.
  */
 import assert from 'node:assert/strict';
@@ -145,6 +146,20 @@ describe('replication: push rules', { skip: distributionSkipReason() }, () => {
     assert.deepEqual(uploadsOf(distProxy, shared.layers[0]!.digest), [], 'the shared layer is mounted, not uploaded');
     assert.equal(cliRun.blobs.skipped, 1, 'the mounted layer counts as skipped');
     assert.equal(await digestAt(distribution.url, 'release/tools/cli', '1.0', TARGET_USER), cli.manifest.digest);
+  });
+
+  test('a promotion into release replicates the promoted image, as a run triggered by the promotion', async () => {
+    const api = adminApi(source);
+    await api.ok('POST', '/projects', { name: 'dev' });
+    const candidate = ociImage({ layers: [randomBlob(40_000)] });
+    await pushImage(source.url, 'dev/app', '2.0', candidate, { auth: ADMIN });
+    const before = (await api.runs('to-distribution')).length;
+    await api.ok('POST', '/promotions', { source: { repository: 'dev/app', reference: '2.0' }, target: { repository: 'release/app' } });
+    const run = await waitForTriggeredRun(api, 'to-distribution', before);
+    assert.equal(run.status, 'succeeded', JSON.stringify(run));
+    assert.equal(run.trigger, 'promotion');
+    assert.equal(await digestAt(distribution.url, 'release/app', '2.0', TARGET_USER), candidate.manifest.digest);
+    assert.equal(await digestAt(distribution.url, 'dev/app', '2.0', TARGET_USER), undefined, 'dev is not replicated');
   });
 
   test('an unreachable target and wrong credentials fail clearly in the run log; the other rule is unaffected', async () => {
