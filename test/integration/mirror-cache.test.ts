@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { openDatabase } from '../../src/metadata/database.js';
 import { get, head, post, pushImage, pushManifest, request } from '../fixtures/http.js';
 import { MEDIA, ociImage, randomBlob, sha256, type Image } from '../fixtures/images.js';
 import { makeTempDir, removeDir } from '../fixtures/paths.js';
@@ -382,6 +383,11 @@ describe('mirror: several instances share one cache (PostgreSQL + one storage di
     await pushImage(upstream.url, 't/one', 'v1', first);
     await pushImage(upstream.url, 't/two', 'v1', second);
     await pull(a.url, 'up/t/one', 'v1');
+    // The client has the last byte a moment before a commits the blob to the cache: wait for the commit.
+    const db = await openDatabase({ driver: 'postgres', url: database.url, poolSize: 1 });
+    t.after(() => db.destroy());
+    const cached = () => db.selectFrom('mirror_cache').select('digest').where('digest', '=', first.layers[0]!.digest).executeTakeFirst();
+    for (let i = 0; i < 100 && !(await cached()); i++) await sleep(50);
     proxy.reset();
     const viaB = await pull(b.url, 'up/t/one', 'v1');
     assert.equal(viaB.digest, first.manifest.digest);
