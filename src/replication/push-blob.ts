@@ -75,10 +75,20 @@ export async function copyBlob(deps: BlobCopyDeps, context: CopyContext, blob: B
   } else {
     // Saved before the first chunk too: a runner that stops during it continues this session.
     if (saved?.location !== location) await metadata.replicationUploads.save(context.ruleId, repository, digest, { location, uploadedBytes: offset }, deps.now());
+    let continued = saved !== undefined && location === saved.location;
     while (offset < blob.size) {
       context.signal.throwIfAborted();
       const length = Math.min(deps.target.chunkBytes, blob.size - offset);
-      location = await remote.appendChunk(repository, location, body({ start: offset, end: offset + length }), offset, length);
+      try {
+        location = await remote.appendChunk(repository, location, body({ start: offset, end: offset + length }), offset, length);
+      } catch (error) {
+        // The first chunk of a continued session failed: the target may still hold the session for
+        // the stopped runner's request (with no request timeout, for ever). The next attempt opens
+        // a new one, sending this blob again rather than waiting on it.
+        if (continued && !context.signal.aborted) await metadata.replicationUploads.remove(context.ruleId, repository, digest);
+        throw error;
+      }
+      continued = false;
       offset += length;
       await metadata.replicationUploads.save(context.ruleId, repository, digest, { location, uploadedBytes: offset }, deps.now());
     }

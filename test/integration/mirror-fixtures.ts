@@ -44,9 +44,10 @@ const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 128 });
 /**
  * A reverse proxy to `target` (http://host:port) that records what it forwards. `keepHost` passes
  * the client's Host header on, so a registry that builds upload Locations from it (Distribution)
- * sends the client back through the proxy.
+ * sends the client back through the proxy. `keepAbandoned` leaves a forwarded request open when
+ * its client goes away (a middlebox that does: the target waits for the rest of the body).
  */
-export async function startCountingProxy(target: string, options: { keepHost?: boolean } = {}): Promise<CountingProxy> {
+export async function startCountingProxy(target: string, options: { keepHost?: boolean; keepAbandoned?: boolean } = {}): Promise<CountingProxy> {
   const base = new URL(target);
   const requests: string[] = [];
   let releaseWaiters: Array<() => void> = [];
@@ -121,10 +122,10 @@ export async function startCountingProxy(target: string, options: { keepHost?: b
     // A client that goes away mid-request (killed, say) drops the forwarded request too, as a
     // direct connection would: the target must not wait for the rest of an upload body.
     req.on('close', () => {
-      if (!req.complete) upstream.destroy();
+      if (!req.complete && !options.keepAbandoned) upstream.destroy();
     });
     res.on('close', () => {
-      if (!res.writableFinished) upstream.destroy();
+      if (!res.writableFinished && !options.keepAbandoned) upstream.destroy();
     });
     req.pipe(upstream);
   });
