@@ -96,7 +96,11 @@ start() {
 
   # PostgreSQL and Ceph in parallel, as scripts/test.sh does.
   ts=$(now_ms)
-  bash "$ROOT/scripts/start-postgres.sh" start "$DIR/postgres" >"$DIR/postgres.env" 2>"$DIR/postgres.start.log" & local pg=$!
+  # A port range of its own: the deployment stops and resumes PostgreSQL on the same port, and a
+  # test server started meanwhile (scanning from 15432) must not take that port in the gap.
+  local pg_port
+  pg_port=${PG_PORT:-$(first_free 25432 68)} || { log "no free port in 25432..25499"; return 1; }
+  PG_PORT=$pg_port bash "$ROOT/scripts/start-postgres.sh" start "$DIR/postgres" >"$DIR/postgres.env" 2>"$DIR/postgres.start.log" & local pg=$!
   bash "$ROOT/scripts/start-ceph.sh" start "$DIR/ceph" >"$DIR/ceph.env" 2>"$DIR/ceph.start.log" & local ceph=$!
   local fail=0
   wait "$pg" || { fail=1; log "PostgreSQL did not start:"; cat "$DIR/postgres.start.log" >&2; }
