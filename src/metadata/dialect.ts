@@ -1,5 +1,6 @@
-import { PostgresAdapter } from 'kysely';
+import { PostgresAdapter, sql, type Transaction } from 'kysely';
 import type { Db } from './database.js';
+import type { Database } from './schema.js';
 
 /**
  * PostgreSQL runs transactions at read committed: a statement sees what committed before it
@@ -8,3 +9,29 @@ import type { Db } from './database.js';
  * write is serializable, so the same queries run there without lock clauses.
  */
 export const isPostgres = (db: Db): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
+
+/**
+ * Runs `work` in a transaction whose commit does not wait for the disk: other connections see it
+ * at once, and the next durable commit (or a checkpoint) flushes it with its own, but a power loss
+ * before that may take it back. Only for records whose loss in a crash is harmless, like a
+ * writer's reservation of a digest (registry/content-lifecycle.ts). SQLite in WAL mode appends
+ * commits in order, so `synchronous = NORMAL` for this one transaction cannot reorder anything;
+ * PostgreSQL has `synchronous_commit = off` per transaction for exactly this.
+ */
+export async function relaxedTransaction<T>(db: Db, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  if (isPostgres(db)) {
+    return db.transaction().execute(async (trx) => {
+      await sql`set local synchronous_commit = off`.execute(trx);
+      return work(trx);
+    });
+  }
+  // One connection: the setting holds for this transaction and is put back before anyone else's.
+  return db.connection().execute(async (connection) => {
+    await sql`pragma synchronous = normal`.execute(connection);
+    try {
+      return await connection.transaction().execute(work);
+    } finally {
+      await sql`pragma synchronous = full`.execute(connection);
+    }
+  });
+}

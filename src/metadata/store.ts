@@ -1,5 +1,6 @@
 import { SqliteAdapter, sql } from 'kysely';
 import type { Db } from './database.js';
+import { relaxedTransaction } from './dialect.js';
 import { blobStore, type BlobStore } from './blobs.js';
 import { browseStore, type BrowseStore } from './browse.js';
 import { gcRunStore, type GcRunStore } from './gc-runs.js';
@@ -73,8 +74,11 @@ export interface MetadataStore {
   readonly gcRuns: GcRunStore;
   /** Project retention policies, usage and quotas. */
   readonly policies: PolicyStore;
-  /** Runs `work` in one transaction: every write in it commits, or none does. */
-  transaction<T>(work: (store: MetadataStore) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` in one transaction: every write in it commits, or none does. `relaxed`: the
+   * commit does not wait for the disk (dialect.ts), for records whose loss in a crash is harmless.
+   */
+  transaction<T>(work: (store: MetadataStore) => Promise<T>, options?: { relaxed?: boolean }): Promise<T>;
   /** Throws when the database cannot answer, or (SQLite) cannot take a write. */
   ping(): Promise<void>;
 }
@@ -113,10 +117,11 @@ export function metadataStore(db: Db, writer?: BackgroundWriter, reads?: FastRea
     reclaim: reclaimStore(db),
     gcRuns: gcRunStore(db),
     policies: policyStore(db),
-    transaction(work) {
+    transaction(work, options) {
       // Already inside one: join it (Kysely has no nested transactions).
       if (db.isTransaction) return work(this);
-      return db.transaction().execute((trx) => work(metadataStore(trx, writer)));
+      const inTransaction = (trx: Db) => work(metadataStore(trx, writer));
+      return options?.relaxed ? relaxedTransaction(db, inTransaction) : db.transaction().execute(inTransaction);
     },
     async ping() {
       // SQLite: take and drop the write lock, so a file another process holds counts as down

@@ -87,19 +87,18 @@ export function contentLifecycle(deps: ContentDeps): ContentLifecycle {
   return {
     async publish(blob, putBytes, work) {
       for (;;) {
-        const first = await metadata.transaction(async (tx) => {
-          const outcome = await tx.blobs.reserve(blob, now());
-          return outcome === 'live' ? { outcome, value: await work(tx) } : { outcome };
-        });
-        if (first.outcome === 'live') return first.value!;
-        if (first.outcome === 'deleting') {
+        // The reservation's commit does not wait for the disk: a power cut that takes it back
+        // also ends this writer, and the bytes it guarded are an orphan that GC removes.
+        const outcome = await metadata.transaction((tx) => tx.blobs.reserve(blob, now()), { relaxed: true });
+        if (outcome === 'deleting') {
           await settle(blob.digest);
           continue;
         }
-        // The pending row keeps GC away from this digest's bytes while they are put in place.
-        await putBytes();
-        const second = await metadata.transaction(async (tx) => ((await tx.blobs.finalize(blob.digest, now())) ? { done: true as const, value: await work(tx) } : { done: false as const }));
-        if (second.done) return second.value;
+        // The pending row keeps GC away from this digest's bytes while they are put in place;
+        // a live row's refreshed touch keeps it away until `finalize` (the grace period).
+        if (outcome === 'pending') await putBytes();
+        const done = await metadata.transaction(async (tx) => ((await tx.blobs.finalize(blob.digest, now())) ? { done: true as const, value: await work(tx) } : { done: false as const }));
+        if (done.done) return done.value;
         await settle(blob.digest);
       }
     },

@@ -4,38 +4,12 @@
  * and a lost lease aborts the work.
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { describe, test } from 'node:test';
 import { runExclusive } from '../../src/lib/exclusive.js';
-import { openDatabase, type Db } from '../../src/metadata/database.js';
 import { leaseStore } from '../../src/metadata/leases.js';
-import { freshDatabase, postgresSkipReason } from '../fixtures/postgres.js';
-import { makeTempDir } from '../fixtures/paths.js';
+import { testDatabases } from '../fixtures/databases.js';
 
-const dialects: { name: string; skip?: string; open(t: { after(fn: () => unknown): void }): Promise<Db> }[] = [
-  {
-    name: 'sqlite',
-    async open(t) {
-      const dir = await makeTempDir('leases-');
-      const db = await openDatabase({ driver: 'sqlite', path: path.join(dir, 'wharf.db') });
-      t.after(() => db.destroy());
-      return db;
-    },
-  },
-  {
-    name: 'postgres',
-    ...(postgresSkipReason() ? { skip: postgresSkipReason() } : {}),
-    async open(t) {
-      const fresh = await freshDatabase(undefined, 'wharf_lease');
-      const db = await openDatabase({ driver: 'postgres', url: fresh.url, poolSize: 8 });
-      t.after(async () => {
-        await db.destroy();
-        await fresh.drop();
-      });
-      return db;
-    },
-  },
-];
+const dialects = testDatabases('lease');
 
 for (const dialect of dialects) {
   describe(`leases on ${dialect.name}`, { skip: dialect.skip }, () => {

@@ -1,0 +1,60 @@
+/**
+ * relaxedTransaction (src/metadata/dialect.ts), on SQLite and on PostgreSQL: its commit is
+ * visible at once and its rollback undoes everything, it alone runs without waiting for the disk
+ * (SQLite `synchronous` NORMAL, PostgreSQL `synchronous_commit` off), and the connection is back
+ * to durable commits afterwards, also after a failure.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { sql } from 'kysely';
+import { isPostgres, relaxedTransaction } from '../../src/metadata/dialect.js';
+import type { Db } from '../../src/metadata/database.js';
+import { leaseStore } from '../../src/metadata/leases.js';
+import { testDatabases, type TestDatabase } from '../fixtures/databases.js';
+
+/** The connection's commit durability: 'full'/'normal' (SQLite), 'on'/'off' (PostgreSQL). */
+async function durability(db: Db): Promise<string> {
+  if (isPostgres(db)) return (await sql<{ synchronous_commit: string }>`show synchronous_commit`.execute(db)).rows[0]!.synchronous_commit;
+  const level = (await sql<{ synchronous: number }>`pragma synchronous`.execute(db)).rows[0]!.synchronous;
+  return ({ 1: 'normal', 2: 'full' } as Record<number, string>)[level] ?? String(level);
+}
+
+/** Opens the database on one pooled connection (what a transaction set would stay on it), durable. */
+async function openDurable(database: TestDatabase, t: { after(fn: () => unknown): void }): Promise<Db> {
+  const db = await database.open(t, { poolSize: 1 });
+  // The test PostgreSQL server turns synchronous_commit off for speed; this session turns it on.
+  if (isPostgres(db)) await sql`set synchronous_commit = on`.execute(db);
+  return db;
+}
+
+for (const database of testDatabases('relaxed')) {
+  const durable = database.name === 'postgres' ? 'on' : 'full';
+  const relaxed = database.name === 'postgres' ? 'off' : 'normal';
+
+  describe(`relaxed transactions on ${database.name}`, { skip: database.skip }, () => {
+    test('commits visibly, without waiting for the disk, and leaves the connection durable', async (t) => {
+      const db = await openDurable(database, t);
+      assert.equal(await durability(db), durable);
+      const inside = await relaxedTransaction(db, async (trx) => {
+        await leaseStore(trx).acquire('reserve', 'a', 60_000, 1_000);
+        return durability(trx);
+      });
+      assert.equal(inside, relaxed);
+      assert.equal((await leaseStore(db).get('reserve'))?.holder, 'a', 'committed');
+      assert.equal(await durability(db), durable);
+    });
+
+    test('a failure rolls everything back and the connection is durable again', async (t) => {
+      const db = await openDurable(database, t);
+      await assert.rejects(
+        relaxedTransaction(db, async (trx) => {
+          await leaseStore(trx).acquire('reserve', 'a', 60_000, 1_000);
+          throw new Error('refused');
+        }),
+        /refused/,
+      );
+      assert.equal(await leaseStore(db).get('reserve'), undefined);
+      assert.equal(await durability(db), durable);
+    });
+  });
+}
