@@ -7,7 +7,7 @@
 # nginx, the instances, PostgreSQL and Ceph for the same cores (see docs/benchmarks.md).
 #
 # Usage:  bench/scale-out.sh [1] [2] [3] [redirect]      (default: all four)
-# Env:    DURATION (10s per measurement), CONNECTIONS (64), THREADS (2), BLOB_KIB (1024),
+# Env:    DURATION (10s per measurement, whole seconds, at least 4s), CONNECTIONS (64), THREADS (2), BLOB_KIB (1024),
 #         KEEP_TMP=1 keeps the work dir (deployment logs).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,8 +28,40 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# requests/sec from wrk's output
+# requests/sec and the 99th percentile from wrk's output (wrk --latency)
 rps() { awk '/^Requests\/sec:/ { printf "%d", $2 }'; }
+p99() { awk '$1 == "99%" { print $2 }'; }
+
+# CPU seconds used so far by each part of the deployment and by wrk, from /proc/PID/stat (a
+# process's line counts all its threads): "wharf nginx postgres ceph wrk".
+cpu_snapshot() {
+  local part pids out=""
+  for part in "-f bin/wharf serve" "-x nginx" "-x postgres" "-f ceph-|radosgw" "-x wrk"; do
+    # shellcheck disable=SC2086 # the pgrep options are split on purpose
+    pids=$(pgrep ${part%% *} "${part#* }" | sed 's#.*#/proc/&/stat#' | tr '\n' ' ')
+    out+="$( [ -z "$pids" ] && echo 0 || cat $pids 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); split($0, f, " "); t += (f[12] + f[13]) / hz } END { print t + 0 }') "
+  done
+  echo "$out"
+}
+# cores each part used between two snapshots taken SECONDS apart: "wharf / nginx / postgres / ceph / wrk"
+cores_used() { # before after seconds
+  awk -v a="$1" -v b="$2" -v s="$3" 'BEGIN { split(a, x, " "); split(b, y, " "); out = ""
+    for (i = 1; i <= 5; i++) out = out (i > 1 ? " / " : "") sprintf("%.2f", (y[i] - x[i]) / s); print out }'
+}
+
+# wrk through nginx, with the cores each part used meanwhile: "req/s|p99|cores"
+run_wrk() { # out-file wrk-args...
+  local out=$1; shift
+  local seconds=${DURATION%s} before after started ended
+  wrk --latency -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "$@" > "$out" &
+  local pid=$!
+  # CPU is read while wrk runs (from its second second to a second before its end): a process
+  # that is gone by the second reading would drop out of the sum.
+  sleep 1; before=$(cpu_snapshot); started=$(date +%s.%N)
+  sleep $(( seconds - 2 )); after=$(cpu_snapshot); ended=$(date +%s.%N)
+  wait "$pid"
+  echo "$(rps < "$out")|$(p99 < "$out")|$(cores_used "$before" "$after" "$(awk -v a="$started" -v b="$ended" 'BEGIN { print b - a }')")"
+}
 
 measure() { # name instances redirect
   local name=$1 instances=$2 redirect=$3
@@ -61,16 +93,17 @@ measure() { # name instances redirect
     --data-binary "@$WORK/manifest" "$url/v2/bench/app/manifests/v1"
 
   local manifest blob
-  manifest=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -H "$auth" -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
-    "$url/v2/bench/app/manifests/v1" | tee "$WORK/$name.manifest.wrk" | rps)
-  blob=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -H "$auth" "$url/v2/bench/app/blobs/$layer" | tee "$WORK/$name.blob.wrk" | rps)
+  manifest=$(run_wrk "$WORK/$name.manifest.wrk" -H "$auth" -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$url/v2/bench/app/manifests/v1")
+  blob=$(run_wrk "$WORK/$name.blob.wrk" -H "$auth" "$url/v2/bench/app/blobs/$layer")
   local transfer; transfer=$(awk '/^Transfer\/sec:/ { print $2 }' "$WORK/$name.blob.wrk")
-  printf '| %s | %s | %s | %s | %s |\n' "$name" "$instances" "$manifest" "$blob" "$transfer" >> "$WORK/table"
+  IFS='|' read -r m_rps m_p99 m_cores <<< "$manifest"
+  IFS='|' read -r b_rps b_p99 b_cores <<< "$blob"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$instances" "$m_rps" "$m_p99" "$m_cores" "$b_rps" "$b_p99" "$transfer" "$b_cores" >> "$WORK/table"
   bash "$ROOT/scripts/deploy-local.sh" stop "$DEPLOY" >/dev/null 2>&1 || true
   DEPLOY=""
 }
 
-printf '| run | instances | manifest GET (req/s) | blob GET %s KiB (req/s) | blob GET (transfer/s) |\n|---|---|---|---|---|\n' "$BLOB_KIB" > "$WORK/table"
+printf '| run | instances | manifest GET (req/s) | p99 | cores used: wharf / nginx / postgres / ceph / wrk | blob GET %s KiB (req/s) | p99 | transfer/s | cores used: wharf / nginx / postgres / ceph / wrk |\n|---|---|---|---|---|---|---|---|---|\n' "$BLOB_KIB" > "$WORK/table"
 for run in "${RUNS[@]}"; do
   case "$run" in
     1|2|3) measure "instances-$run" "$run" 0 ;;
