@@ -26,6 +26,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { BackendError, StorageNotFoundError } from '../errors.js';
 import type { ByteRange, StorageDriver } from './driver.js';
 import { createS3Client, resolveS3Options, type ResolvedS3Options, type S3DriverOptions } from './s3-options.js';
+import { reusedSignatures } from './presigned-urls.js';
 import { S3Store } from './s3-store.js';
 import { s3Uploads } from './s3-uploads.js';
 
@@ -97,8 +98,9 @@ export function s3Driver(options: S3DriverOptions): StorageDriver {
     },
   };
   if (resolved.redirect) {
-    driver.redirectUrl = async (key, expiresInSeconds) =>
-      getSignedUrl(client, new GetObjectCommand({ Bucket: resolved.bucket, Key: store.full(key) }), { expiresIn: expiresInSeconds });
+    driver.redirectUrl = reusedSignatures((key, expiresInSeconds) =>
+      getSignedUrl(client, new GetObjectCommand({ Bucket: resolved.bucket, Key: store.full(key) }), { expiresIn: expiresInSeconds }),
+    );
   }
   return driver;
 }
