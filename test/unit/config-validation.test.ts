@@ -46,6 +46,14 @@ describe('validation messages', () => {
     assert.deepEqual(problemsOf('http:\n  publicUrl: ftp://r.example.com\n'), [
       'config.yml: http.publicUrl: expected an http(s) URL without a trailing slash, got "ftp://r.example.com"',
     ]);
+    assert.deepEqual(problemsOf('http:\n  address: 127.0.0.1:5000\n'), [
+      'config.yml: http.address: expected an IP address or host name without a port (the port is http.port), got "127.0.0.1:5000"',
+    ]);
+    assert.deepEqual(problemsOf('http:\n  address: "[::1]:5000"\n'), [
+      'config.yml: http.address: expected an IP address or host name without a port (the port is http.port), got "[::1]:5000"',
+    ]);
+    assert.equal(loadConfig({ file: writeConfig('http:\n  address: "::1"\n'), env: {} }).http.address, '::1', 'an IPv6 address is not a port');
+    assert.equal(loadConfig({ file: writeConfig('http:\n  address: registry.internal\n'), env: {} }).http.address, 'registry.internal');
     assert.deepEqual(problemsOf('database:\n  driver: postgres\n  postgres:\n    url: mysql://x\n'), [
       'config.yml: database.postgres.url: expected a postgres:// or postgresql:// URL, got "mysql://x"',
     ]);

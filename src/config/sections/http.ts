@@ -15,8 +15,13 @@ export const httpSchema = z
     address: z
       .string()
       .min(1)
+      // "127.0.0.1:5000" is a common slip: the port has a key of its own.
+      .refine((value) => !/^[^:]*:\d+$/.test(value) && !/^\[.*\]:\d+$/.test(value))
       .default('127.0.0.1')
-      .meta({ description: 'address to listen on (0.0.0.0: every interface; the default serves this machine only)' }),
+      .meta({
+        description: 'address to listen on (0.0.0.0: every interface; the default serves this machine only)',
+        expected: 'an IP address or host name without a port (the port is http.port)',
+      }),
     port: integer(0, 65535).default(5000).meta({ description: 'TCP port to listen on (0: any free port)' }),
     publicUrl: httpUrl('external URL of this registry, used for absolute Location headers and token realms')
       .optional()
