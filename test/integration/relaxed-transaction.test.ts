@@ -2,10 +2,12 @@
  * relaxedTransaction (src/metadata/dialect.ts), on SQLite and on PostgreSQL: its commit is
  * visible at once and its rollback undoes everything, it alone runs without waiting for the disk
  * (SQLite `synchronous` NORMAL, PostgreSQL `synchronous_commit` off), and the connection is back
- * to durable commits afterwards, also after a failure.
+ * to durable commits afterwards, also after a failure. Faults: the SQLite file locked by another
+ * process, the PostgreSQL connection killed mid-transaction; the next transaction works.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { isPostgres, relaxedTransaction } from '../../src/metadata/dialect.js';
 import type { Db } from '../../src/metadata/database.js';
@@ -55,6 +57,33 @@ for (const database of testDatabases('relaxed')) {
       );
       assert.equal(await leaseStore(db).get('reserve'), undefined);
       assert.equal(await durability(db), durable);
+    });
+
+    test('a database fault mid-transaction: nothing commits, and the next transaction works', async (t) => {
+      const db = await openDurable(database, t);
+      if (isPostgres(db)) {
+        // The server ends this connection while the transaction is open (a restart, a failover).
+        await assert.rejects(
+          relaxedTransaction(db, async (trx) => {
+            await leaseStore(trx).acquire('reserve', 'a', 60_000, 1_000);
+            await sql`select pg_terminate_backend(pg_backend_pid())`.execute(trx);
+          }),
+          /terminat/,
+        );
+      } else {
+        // Another process holds the file's write lock for longer than the busy timeout.
+        const file = (await sql<{ file: string }>`pragma database_list`.execute(db)).rows[0]!.file;
+        const other = new SQLite(file);
+        other.exec('begin immediate');
+        t.after(() => other.open && other.close());
+        await assert.rejects(relaxedTransaction(db, (trx) => leaseStore(trx).acquire('reserve', 'a', 60_000, 1_000)), /locked|busy/i);
+        other.exec('rollback');
+        other.close();
+        assert.equal(await durability(db), durable, 'the failed transaction put the setting back');
+      }
+      assert.equal(await leaseStore(db).get('reserve'), undefined, 'nothing of it committed');
+      await relaxedTransaction(db, (trx) => leaseStore(trx).acquire('reserve', 'b', 60_000, 2_000));
+      assert.equal((await leaseStore(db).get('reserve'))?.holder, 'b');
     });
   });
 }
