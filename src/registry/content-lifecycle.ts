@@ -87,8 +87,9 @@ export function contentLifecycle(deps: ContentDeps): ContentLifecycle {
   return {
     async publish(blob, putBytes, work) {
       for (;;) {
-        // The reservation's commit does not wait for the disk: a power cut that takes it back
-        // also ends this writer, and the bytes it guarded are an orphan that GC removes.
+        // The reservation's commit does not wait for the disk. A crash that takes it back leaves
+        // `finalize` no row to make live (this loop starts over), and the bytes are at worst an
+        // orphan that GC removes after the grace period (docs/gc.md).
         const outcome = await metadata.transaction((tx) => tx.blobs.reserve(blob, now()), { relaxed: true });
         if (outcome === 'deleting') {
           await settle(blob.digest);
