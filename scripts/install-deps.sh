@@ -17,6 +17,7 @@ PKGS=(
   "postgresql:"                          # binaries live in /usr/lib/postgresql/<v>/bin, not on PATH
   "curl:curl" "python3:" "util-linux:flock" "iproute2:ss" "tar:tar" "gzip:gzip"
   "nginx:nginx"                          # scripts/deploy-local.sh runs its own; the system service is never started
+  "strace:strace"                        # test/integration/group-commit.test.ts: fsync order at the system-call level
 )
 
 installed() { # pkg bin

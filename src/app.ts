@@ -103,7 +103,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
       metrics.databaseErrors.inc({ operation: 'connection' });
       logger.warn({ err: error }, 'database connection lost');
     });
-    db = await openDatabase(options.driver === 'sqlite' ? { ...options, observe: metrics.database.observe } : options);
+    db = await openDatabase(options.driver === 'sqlite' ? { ...options, observe: metrics.database.observe, observeSync: metrics.database.walSynced } : options);
     // Batched writes (pull counts, audit) and SQLite's WAL checkpoints, off the event loop.
     background = await startBackgroundWriter(db, {
       ...(options.driver === 'sqlite' ? { sqlitePath: options.path, busyTimeoutMs: options.busyTimeoutMs } : {}),

@@ -58,13 +58,14 @@ export type DatabaseCallKind = 'read' | 'write' | 'commit';
 export function databaseCallMetrics(registry: Registry): {
   observe(kind: DatabaseCallKind, seconds: number): void;
   checkpointed(seconds: number): void;
+  walSynced(seconds: number, writers: number): void;
 } {
   const registers = [registry];
   const totals = { read: { calls: 0, seconds: 0 }, write: { calls: 0, seconds: 0 }, commit: { calls: 0, seconds: 0 } };
   const reported = { read: { calls: 0, seconds: 0 }, write: { calls: 0, seconds: 0 }, commit: { calls: 0, seconds: 0 } };
   const seconds = new Counter({
     name: 'wharf_database_sync_seconds_total',
-    help: 'Time the event loop spent inside synchronous SQLite calls, by kind (read, write, commit: where fsync happens)',
+    help: 'Time the event loop spent inside synchronous SQLite calls, by kind (read, write, commit: writes the WAL frames)',
     labelNames: ['kind'] as const,
     registers,
     collect() {
@@ -83,6 +84,9 @@ export function databaseCallMetrics(registry: Registry): {
   });
   const checkpoints = new Counter({ name: 'wharf_database_checkpoints_total', help: 'SQLite WAL checkpoints run by the background worker', registers });
   const checkpointSeconds = new Counter({ name: 'wharf_database_checkpoint_seconds_total', help: 'Time the background worker spent in WAL checkpoints (off the event loop)', registers });
+  const walSyncs = new Counter({ name: 'wharf_database_wal_syncs_total', help: 'WAL fsyncs of the group commit (in the thread pool, off the event loop)', registers });
+  const walSyncSeconds = new Counter({ name: 'wharf_database_wal_sync_seconds_total', help: 'Time the group commit spent in WAL fsyncs', registers });
+  const walSyncWriters = new Counter({ name: 'wharf_database_wal_sync_writers_total', help: 'Writers answered by the group commit\'s WAL fsyncs (over wharf_database_wal_syncs_total: writers per fsync)', registers });
   return {
     observe(kind, s) {
       totals[kind].calls += 1;
@@ -91,6 +95,11 @@ export function databaseCallMetrics(registry: Registry): {
     checkpointed(s) {
       checkpoints.inc();
       checkpointSeconds.inc(s);
+    },
+    walSynced(s, writers) {
+      walSyncs.inc();
+      walSyncSeconds.inc(s);
+      walSyncWriters.inc(writers);
     },
   };
 }

@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { randomUUID } from 'node:crypto';
-import { databaseCallMetrics, eventLoopDelayMetrics, type DatabaseCallKind } from './loop-metrics.js';
+import { databaseCallMetrics, eventLoopDelayMetrics } from './loop-metrics.js';
 import { mapRejections } from './rejections.js';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -38,7 +38,7 @@ export interface WharfMetrics {
   readonly storageWrittenBytes: Counter<'driver'>;
   readonly databaseErrors: Counter<'operation'>;
   /** Synchronous SQLite time on the event loop, and the background worker's checkpoints. */
-  readonly database: { observe(kind: DatabaseCallKind, seconds: number): void; checkpointed(seconds: number): void };
+  readonly database: ReturnType<typeof databaseCallMetrics>;
   /** Stops the event-loop sampler. */
   stop(): void;
   /** The Prometheus text exposition: of this process, or of every worker under a cluster. */

@@ -1,7 +1,9 @@
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import { createFileSync, makeDirectorySync, privateModes, type FileModes } from '../lib/file-modes.js';
+import type { SyncObserver } from './group-sync.js';
+import { GroupCommitSqliteDialect, registerCommits, SqliteCommits } from './sqlite-group-commit.js';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations/index.js';
 import { observedSqlite, type StatementObserver } from './sqlite-statements.js';
@@ -16,6 +18,8 @@ export type DatabaseOptions =
       modes?: FileModes;
       /** Told how long each statement held the event loop (see sqlite-statements.ts). */
       observe?: StatementObserver;
+      /** Told of each shared WAL fsync (see sqlite-group-commit.ts). */
+      observeSync?: SyncObserver;
     }
   | {
       driver: 'postgres';
@@ -38,7 +42,7 @@ const PG_INT8 = 20;
 
 /** Opens the metadata database and brings its schema up to date. */
 export async function openDatabase(options: DatabaseOptions): Promise<Db> {
-  const db = options.driver === 'sqlite' ? openSqlite(options.path, options.busyTimeoutMs ?? 2_000, options.modes ?? privateModes, options.observe) : await openPostgres(options);
+  const db = options.driver === 'sqlite' ? openSqlite(options) : await openPostgres(options);
   try {
     await migrate(db);
   } catch (error) {
@@ -48,23 +52,29 @@ export async function openDatabase(options: DatabaseOptions): Promise<Db> {
   return db;
 }
 
-function openSqlite(path: string, busyTimeoutMs: number, modes: FileModes, observe?: StatementObserver): Db {
-  if (path !== ':memory:') {
+function openSqlite({ path, busyTimeoutMs = 2_000, modes = privateModes, observe, observeSync }: Extract<DatabaseOptions, { driver: 'sqlite' }>): Db {
+  const inMemory = path === ':memory:' || path === '';
+  if (!inMemory) {
     makeDirectorySync(dirname(path), modes);
     // SQLite gives its -wal and -shm files the database file's mode: create that one first.
     createFileSync(path, modes);
   }
   const connection = new SQLite(path);
-  // WAL lets readers run beside the one writer; FULL fsyncs each commit (a pushed manifest
-  // survives power loss); busy_timeout lets several worker processes share the file, short because
-  // the wait blocks the event loop: a file locked by another process fails requests (503) instead.
+  // WAL lets readers run beside the one writer; NORMAL commits without an fsync, which the group
+  // commit then does for every writer waiting, off the event loop (sqlite-group-commit.ts: a
+  // pushed manifest still survives power loss); busy_timeout lets several worker processes share
+  // the file, short because the wait blocks the event loop: a file locked by another process fails
+  // requests (503) instead.
   connection.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
   connection.pragma('journal_mode = WAL');
-  connection.pragma('synchronous = FULL');
+  connection.pragma('synchronous = NORMAL');
   // After a burst of writes the WAL starts over at this size instead of keeping its peak.
   connection.pragma('journal_size_limit = 67108864');
   connection.pragma('foreign_keys = ON');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: observedSqlite(connection, observe) }) });
+  const commits = new SqliteCommits(inMemory ? undefined : `${connection.name}-wal`, observeSync);
+  const db = new Kysely<Database>({ dialect: new GroupCommitSqliteDialect({ database: observedSqlite(connection, observe, () => commits.noteWrite()) }, commits) });
+  registerCommits(db, commits);
+  return db;
 }
 
 async function openPostgres(options: Extract<DatabaseOptions, { driver: 'postgres' }>): Promise<Db> {

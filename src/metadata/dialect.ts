@@ -1,6 +1,7 @@
 import { PostgresAdapter, sql, type Transaction } from 'kysely';
 import type { Db } from './database.js';
 import type { Database } from './schema.js';
+import { commitsOf } from './sqlite-group-commit.js';
 
 /**
  * PostgreSQL runs transactions at read committed: a statement sees what committed before it
@@ -15,7 +16,7 @@ export const isPostgres = (db: Db): boolean => db.getExecutor().adapter instance
  * at once, and the next durable commit (or a checkpoint) flushes it with its own, but a power loss
  * before that may take it back. Only for records whose loss in a crash is harmless, like a
  * writer's reservation of a digest (registry/content-lifecycle.ts). SQLite in WAL mode appends
- * commits in order, so `synchronous = NORMAL` for this one transaction cannot reorder anything;
+ * commits in order, so a commit that skips the flush cannot reorder anything;
  * PostgreSQL has `synchronous_commit = off` per transaction for exactly this.
  */
 export async function relaxedTransaction<T>(db: Db, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
@@ -25,13 +26,10 @@ export async function relaxedTransaction<T>(db: Db, work: (trx: Transaction<Data
       return work(trx);
     });
   }
-  // One connection: the setting holds for this transaction and is put back before anyone else's.
+  // SQLite commits without an fsync anyway (sqlite-group-commit.ts): this holder just does not
+  // wait for the shared one, and the next durable commit's flush covers it.
   return db.connection().execute(async (connection) => {
-    await sql`pragma synchronous = normal`.execute(connection);
-    try {
-      return await connection.transaction().execute(work);
-    } finally {
-      await sql`pragma synchronous = full`.execute(connection);
-    }
+    commitsOf(db)?.relaxRelease();
+    return connection.transaction().execute(work);
   });
 }

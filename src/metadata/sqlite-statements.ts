@@ -1,7 +1,7 @@
 import type SQLite from 'better-sqlite3';
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
 
-/** What a synchronous SQLite call did: `commit` is where a write transaction's fsync happens. */
+/** What a synchronous SQLite call did: `commit` writes a transaction's WAL frames (its fsync follows off the loop). */
 export type StatementKind = 'read' | 'write' | 'commit';
 
 /** Told how long each call held the thread (seconds): the event loop's wait on SQLite. */
@@ -12,7 +12,8 @@ const CACHE_SIZE = 256;
 const CACHE_MAX_SQL = 2048;
 
 /**
- * better-sqlite3 as Kysely's SqliteDatabase, with three changes. Prepared statements are reused:
+ * better-sqlite3 as Kysely's SqliteDatabase, with three changes and a report of writes (`onWrite`, for
+ * the group commit: sqlite-group-commit.ts). Prepared statements are reused:
  * Kysely prepares every query anew, so SQLite parsed and planned the same few dozen statements
  * on every request. Every call is timed for `observe`: better-sqlite3 is synchronous, so this is
  * exactly the time the event loop stood still. And Kysely's `begin` becomes `begin immediate`: a
@@ -20,12 +21,17 @@ const CACHE_MAX_SQL = 2048;
  * another worker process) committed, fails at once with SQLITE_BUSY (its snapshot is stale and
  * the busy timeout does not apply); an immediate one takes the write lock first, waiting for it.
  */
-export function observedSqlite(connection: SQLite.Database, observe: StatementObserver = () => undefined): SqliteDatabase {
+export function observedSqlite(connection: SQLite.Database, observe: StatementObserver = () => undefined, onWrite: () => void = () => undefined): SqliteDatabase {
   const cache = new Map<string, SqliteStatement>();
 
   const wrap = (sql: string, statement: SQLite.Statement): SqliteStatement => {
     const kind: StatementKind = statement.reader ? 'read' : sql === 'commit' ? 'commit' : 'write';
-    const took = (start: number) => observe(kind, (performance.now() - start) / 1000);
+    // `begin immediate` takes the write lock but changes nothing; `insert … returning` is a reader that writes.
+    const changes = !statement.readonly && sql !== 'begin';
+    const took = (start: number) => {
+      observe(kind, (performance.now() - start) / 1000);
+      if (changes) onWrite();
+    };
     return {
       reader: statement.reader,
       all(parameters) {
