@@ -8,8 +8,12 @@
  *
  *   npx tsc -p . && node dist/bench/gc-bench.js [--store filesystem|s3] [--db sqlite|postgres]
  *     [--manifests 10000] [--blobs-per-manifest 10] [--blob-bytes 256] [--seconds 10] [--no-distribution] [--no-load]
+ *     [--duty-cycle 1] [--timeline SECONDS]
  *
  * --no-load times the pass alone (no wrk; on two cores the pulls slow the pass down a lot).
+ * --duty-cycle sets the server's gc.dutyCycle (src/gc/pacer.ts). --timeline N restarts wrk every
+ * N seconds during the pass and prints each slice's p50/p99 (`out.timeline`) instead of one
+ * figure for the whole pass: where in the pass the pulls' tail grows.
  *
  * s3 and postgres use the test services (WHARF_TEST_S3_*, WHARF_TEST_POSTGRES_URL: start them
  * with scripts/start-ceph.sh and scripts/start-postgres.sh). Prints one JSON object.
@@ -43,6 +47,8 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '10' },
     'no-distribution': { type: 'boolean', default: false },
     'no-load': { type: 'boolean', default: false },
+    timeline: { type: 'string', default: '0' },
+    'duty-cycle': { type: 'string', default: '1' },
   },
 });
 const spec = {
@@ -96,6 +102,20 @@ async function wrk(dir: string, url: string, paths: string[], duration: number, 
   const line = /^wrk-summary (.*)$/m.exec(output);
   if (!line) throw new Error(`wrk printed no summary: ${output.slice(-300)}`);
   return JSON.parse(line[1]!) as WrkResult;
+}
+
+/** wrk in `slice`-second runs until `until` resolves: the p50/p99 of each, by seconds since the start. */
+async function timeline(dir: string, url: string, paths: string[], slice: number, until: Promise<unknown>): Promise<Array<{ at: number; p50: number; p99: number; requests: number }>> {
+  let done = false;
+  void until.then(() => (done = true));
+  const started = Date.now();
+  const slices: Array<{ at: number; p50: number; p99: number; requests: number }> = [];
+  while (!done) {
+    const result = await wrk(dir, url, paths, slice);
+    slices.push({ at: (Date.now() - started) / 1000, p50: result.p50, p99: result.p99, requests: result.requests });
+    log(`slice ${JSON.stringify(slices.at(-1))}`);
+  }
+  return slices;
 }
 
 /** The same content in CNCF Distribution's filesystem layout, its blob files hard links to Wharf's. */
@@ -181,7 +201,7 @@ try {
 
   const server = await startWharf({
     dataDir,
-    config: [{ gc: { schedule: 'off', untaggedGraceHours: 0 }, log: { accessLog: false, level: 'warn' } }, dbConfig, storageConfig],
+    config: [{ gc: { schedule: 'off', untaggedGraceHours: 0, dutyCycle: Number(args['duty-cycle']) }, log: { accessLog: false, level: 'warn' } }, dbConfig, storageConfig],
     env: { WHARF_ADMIN_USER: ADMIN.username, WHARF_ADMIN_PASSWORD: ADMIN.password },
     readyTimeoutMs: 120_000,
   });
@@ -202,7 +222,9 @@ try {
         if (run.status !== 'running') return run;
       }
     })();
-    if (!args['no-load']) out.duringGc = await wrk(dir, server.url, paths, 3600, finished);
+    const slice = Number(args.timeline);
+    if (!args['no-load'] && slice > 0) out.timeline = await timeline(dir, server.url, paths, slice, finished);
+    else if (!args['no-load']) out.duringGc = await wrk(dir, server.url, paths, 3600, finished);
     const report = await finished;
     out.gc = { seconds: Number(report.durationMs) / 1000, manifests: report.manifests, links: report.links, blobs: report.blobs, bytesFreed: report.bytesFreed, status: report.status };
     if (out.idle && out.duringGc) out.p99Ratio = (out.duringGc as WrkResult).p99 / (out.idle as WrkResult).p99;

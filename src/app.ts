@@ -16,6 +16,7 @@ import { createAuth, type AuthServices } from './auth/create-auth.js';
 import { startAuthMaintenance } from './auth/maintenance.js';
 import { authSurfaces } from './http/auth/surfaces.js';
 import { consolePlugin } from './http/console.js';
+import { defaultDutyCycle } from './gc/pacer.js';
 import { gcMetrics } from './gc/metrics.js';
 import { projectPolicies } from './gc/policies.js';
 import { projectQuotas, quotaGuard } from './gc/quotas.js';
@@ -418,6 +419,7 @@ function lifecycle(
       untaggedGraceMs: config.gc.untaggedGraceHours * 3_600_000,
       uploadPurgeAfterMs: config.storage.uploadPurgeAfterHours * 3_600_000,
       leaseTtlMs,
+      dutyCycle: config.gc.dutyCycle ?? defaultDutyCycle(config.database.driver, config.storage.driver),
     },
     // Retention never removes a tag an immutable-tag rule holds (docs/workflow.md).
     protection: tagProtection(deps.metadata.projectRules),

@@ -1,6 +1,6 @@
-import { yieldToEventLoop } from '../lib/settle-all.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { ContentReclaimer } from '../registry/content.js';
+import type { GcPacer } from './pacer.js';
 import type { GcPlan } from './plan.js';
 import type { GcItems } from './report.js';
 
@@ -9,6 +9,8 @@ export interface ExecuteDeps {
   content: ContentReclaimer;
   /** Aborts when the GC lease is lost: the run stops before its next delete. */
   signal: AbortSignal;
+  /** Step sizes and rests between steps (`gc.dutyCycle`). */
+  pacer: GcPacer;
 }
 
 export interface ExecuteOptions {
@@ -19,15 +21,13 @@ export interface ExecuteOptions {
 }
 
 /**
- * Rows per transaction. A commit is a durable write (an fsync on SQLite, which also holds the one
- * writer lock and, in this process, the event loop): few large transactions cost pushes and
- * pulls less than many small ones, and each statement stays a few milliseconds.
+ * Rows per transaction: the pacer's step (pacer.ts). At full speed few large transactions cost
+ * pushes and pulls less than many small ones (each commit is a durable write that holds SQLite's
+ * one writer lock); a paced run takes small ones, so none holds the database for long.
  */
-const BATCH = 250;
-
-function chunks<T>(list: readonly T[]): T[][] {
+function chunks<T>(list: readonly T[], size: number): T[][] {
   const out: T[][] = [];
-  for (let i = 0; i < list.length; i += BATCH) out.push(list.slice(i, i + BATCH));
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
   return out;
 }
 
@@ -43,16 +43,17 @@ function byRepository<T extends { repository: string }>(items: readonly T[]): Ma
  * (reclaim.ts), so what changed since the plan was read — a new push, a tag moved back, a pull
  * of an untagged manifest — is left alone. Order: tags, manifests (parents before the children
  * they release, round by round), links, then blobs, orphan bytes, uploads. A transaction takes up
- * to BATCH items, across repositories.
+ * to a step's rows, across repositories.
  */
 export async function executePlan(plan: GcPlan, deps: ExecuteDeps, options: ExecuteOptions): Promise<{ items: GcItems; failed: number }> {
-  const { metadata, content, signal } = deps;
+  const { metadata, content, signal, pacer } = deps;
+  const steps = <T>(list: readonly T[]) => chunks(list, pacer.rowsPerStep);
   const items: GcItems = { tags: [], manifests: [], links: [], blobs: [], orphans: [], uploads: [] };
   let failed = 0;
   const stop = () => signal.throwIfAborted();
   const each = <T>(pick: (repo: GcPlan['repositories'][number]) => T[]) => plan.repositories.flatMap((repo) => pick(repo).map((item) => ({ repository: repo.repository, item })));
 
-  for (const batch of chunks(each((repo) => repo.tags))) {
+  for (const batch of steps(each((repo) => repo.tags))) {
     stop();
     await metadata.transaction(async (tx) => {
       for (const [repository, group] of byRepository(batch)) {
@@ -60,13 +61,13 @@ export async function executePlan(plan: GcPlan, deps: ExecuteDeps, options: Exec
         for (const { item } of group) if (deleted.has(item.name)) items.tags.push({ repository, tag: item.name, digest: item.digest, reason: item.reason });
       }
     });
-    await yieldToEventLoop();
+    await pacer.rest();
   }
   // A round deletes what nothing holds any more; the next round what those held.
   let remaining = each((repo) => repo.manifests);
   while (remaining.length > 0) {
     const deleted = new Set<string>();
-    for (const batch of chunks(remaining)) {
+    for (const batch of steps(remaining)) {
       stop();
       await metadata.transaction(async (tx) => {
         for (const [repository, group] of byRepository(batch)) {
@@ -79,27 +80,28 @@ export async function executePlan(plan: GcPlan, deps: ExecuteDeps, options: Exec
           }
         }
       });
-      await yieldToEventLoop();
+      await pacer.rest();
     }
     if (deleted.size === 0) break;
     remaining = remaining.filter((m) => !deleted.has(`${m.repository}\n${m.item.digest}`));
   }
-  for (const batch of chunks(each((repo) => repo.links))) {
+  for (const batch of steps(each((repo) => repo.links))) {
     stop();
     await metadata.transaction(async (tx) => {
       for (const [repository, group] of byRepository(batch)) {
         for (const digest of await tx.reclaim.deleteLinks(repository, group.map((g) => g.item), options.before)) items.links.push({ repository, digest });
       }
     });
-    await yieldToEventLoop();
+    await pacer.rest();
   }
   stop();
-  const blobs = await content.reclaimBatches(chunks(plan.blobs).map((batch) => batch.map((b) => b.digest)), options.before, signal);
+  const blobs = await content.reclaimBatches(steps(plan.blobs).map((batch) => batch.map((b) => b.digest)), options.before, signal, pacer);
   items.blobs.push(...blobs.deleted);
   failed += blobs.failed.length;
   for (const orphan of plan.orphans) {
     stop();
     if (await content.reclaimOrphan(orphan, signal)) items.orphans.push(orphan);
+    await pacer.rest();
   }
   for (const upload of plan.uploads) {
     stop();
@@ -108,6 +110,7 @@ export async function executePlan(plan: GcPlan, deps: ExecuteDeps, options: Exec
       return undefined;
     });
     if (freed !== undefined) items.uploads.push({ id: upload.id, size: freed });
+    await pacer.rest();
   }
   return { items, failed };
 }

@@ -1,4 +1,3 @@
-import { yieldToEventLoop } from '../lib/settle-all.js';
 import type { GcScanStore, TagFact } from '../metadata/gc-scan.js';
 import { parseDigest } from '../oci/digest.js';
 import { projectOf } from '../oci/names.js';
@@ -6,6 +5,7 @@ import type { ReclaimedBlob } from '../registry/content.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { BLOBS_PREFIX, blobKey } from '../storage/keys.js';
 import { markRepository, type MarkedManifest } from './mark.js';
+import type { GcPacer } from './pacer.js';
 import type { ProjectPolicy } from './policy.js';
 import { hasRules, tagsToRemove, type TagRemoval } from './retention.js';
 import type { TagProtection } from './tag-protection.js';
@@ -36,6 +36,8 @@ export interface PlanDeps {
   protection: TagProtection;
   /** Upload ids the purge would remove now (read-only). */
   staleUploads(): AsyncIterable<string>;
+  /** Rests between pages (`gc.dutyCycle`). */
+  pacer: GcPacer;
 }
 
 export interface PlanOptions {
@@ -53,8 +55,8 @@ const BLOB_PAGE = 500;
 const HOUR_MS = 3_600_000;
 const pairKey = (repository: string, digest: string) => `${repository}\n${digest}`;
 
-/** Reads `page` until it returns less than a page, yielding to the event loop between pages. */
-async function readAll<T, C>(page: (cursor: C | undefined) => Promise<T[]>, cursorOf: (last: T) => C): Promise<T[]> {
+/** Reads `page` until it returns less than a page, resting between pages. */
+async function readAll<T, C>(pacer: GcPacer, page: (cursor: C | undefined) => Promise<T[]>, cursorOf: (last: T) => C): Promise<T[]> {
   const all: T[] = [];
   let cursor: C | undefined;
   for (;;) {
@@ -62,7 +64,7 @@ async function readAll<T, C>(page: (cursor: C | undefined) => Promise<T[]>, curs
     all.push(...rows);
     if (rows.length < PAGE) return all;
     cursor = cursorOf(rows[rows.length - 1]!);
-    await yieldToEventLoop();
+    await pacer.rest();
   }
 }
 
@@ -93,11 +95,11 @@ export async function planGc(deps: PlanDeps, options: PlanOptions): Promise<GcPl
 }
 
 async function planRepository(deps: PlanDeps, options: PlanOptions, repository: string): Promise<RepositoryPlan> {
-  const { scan } = deps;
-  const tags = await readAll((after: string | undefined) => scan.tags(repository, after, PAGE), (t) => t.name);
-  const manifests = await readAll((after: string | undefined) => scan.manifests(repository, after, PAGE), (m) => m.digest);
-  const references = await readAll((after: { parent: string; child: string } | undefined) => scan.references(repository, after, PAGE), (r) => r);
-  const links = await readAll((after: string | undefined) => scan.links(repository, after, PAGE), (l) => l.digest);
+  const { scan, pacer } = deps;
+  const tags = await readAll(pacer, (after: string | undefined) => scan.tags(repository, after, PAGE), (t) => t.name);
+  const manifests = await readAll(pacer, (after: string | undefined) => scan.manifests(repository, after, PAGE), (m) => m.digest);
+  const references = await readAll(pacer, (after: { parent: string; child: string } | undefined) => scan.references(repository, after, PAGE), (r) => r);
+  const links = await readAll(pacer, (after: string | undefined) => scan.links(repository, after, PAGE), (l) => l.digest);
   const cached = new Set(await scan.cached(repository));
   const policy = deps.policyOf(projectOf(repository));
 
@@ -111,7 +113,7 @@ async function planRepository(deps: PlanDeps, options: PlanOptions, repository: 
     { tags: remaining, manifests, references, links, cached },
     { untaggedNow, now: options.now, deleteUntagged: policy.deleteUntagged, untaggedBefore, linksBefore: options.before },
   );
-  await yieldToEventLoop();
+  await pacer.rest();
   return { repository, tags: removed, ...marked };
 }
 
@@ -151,7 +153,7 @@ async function planBlobs(deps: PlanDeps, options: PlanOptions, repositories: Rep
     for (const l of holders.links) if (!goneLinks.has(pairKey(l.repository, l.digest))) held.add(l.digest);
     for (const m of holders.manifests) if (!goneManifests.has(pairKey(m.repository, m.digest))) held.add(m.digest);
     for (const blob of candidates) if (!held.has(blob.digest)) unreferenced.push(blob);
-    await yieldToEventLoop();
+    await deps.pacer.rest();
   };
 
   if (options.project !== undefined) {
@@ -182,7 +184,7 @@ async function planOrphans(deps: PlanDeps, options: PlanOptions): Promise<Reclai
       if (stat && (stat.modifiedAt?.getTime() ?? 0) < options.before) orphans.push({ digest, size: stat.size });
     }
     batch = [];
-    await yieldToEventLoop();
+    await deps.pacer.rest();
   };
   for await (const key of deps.storage.list(BLOBS_PREFIX)) {
     const digest = digestOfKey(key);

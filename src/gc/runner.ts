@@ -6,6 +6,7 @@ import type { MetadataStore } from '../metadata/store.js';
 import { EVICTION_STALE_MS, GC_LEASE, type ContentReclaimer, type ReclaimedBlob } from '../registry/content.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { executePlan } from './execute.js';
+import { gcPacer } from './pacer.js';
 import { planGc, type GcPlan } from './plan.js';
 import { defaultPolicy, parsePolicy, type ProjectPolicy } from './policy.js';
 import { countsOf, emptyItems, truncateItems, type GcItems, type GcReport, type GcTrigger } from './report.js';
@@ -21,6 +22,8 @@ export interface GcSettings {
   uploadPurgeAfterMs: number;
   /** The GC lease's time to live: how long a crashed run blocks the next one. */
   leaseTtlMs: number;
+  /** The share of the time a run works, resting between steps (`gc.dutyCycle`, pacer.ts). */
+  dutyCycle: number;
 }
 
 /** The slice of a pino logger GC writes to. */
@@ -111,6 +114,7 @@ export function gcRunner(deps: GcRunnerDeps): GcRunner {
     let items: GcItems = emptyItems();
     let failed = 0;
     let error: string | null = null;
+    const pacer = gcPacer(settings.dutyCycle);
     try {
       const left = request.project === undefined ? await leftovers(request.dryRun, signal) : { deleted: [], failed: [] };
       const plan = await planGc(
@@ -121,11 +125,12 @@ export function gcRunner(deps: GcRunnerDeps): GcRunner {
           policyOf: await policies(),
           protection: deps.protection,
           staleUploads: () => deps.staleUploads(uploadsBefore),
+          pacer,
         },
         { now: startedAt, before: startedAt - graceMs, untaggedBefore: startedAt - settings.untaggedGraceMs, ...(request.project !== undefined ? { project: request.project } : {}) },
       );
       if (request.dryRun) items = itemsOf(plan);
-      else ({ items, failed } = await executePlan(plan, { metadata, content: deps.content, signal }, { before: startedAt - graceMs, uploadsBefore }));
+      else ({ items, failed } = await executePlan(plan, { metadata, content: deps.content, signal, pacer }, { before: startedAt - graceMs, uploadsBefore }));
       items.blobs.unshift(...left.deleted);
       failed += left.failed.length;
     } catch (caught) {

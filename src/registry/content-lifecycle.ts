@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RegistryError } from '../errors.js';
 import { runExclusive } from '../lib/exclusive.js';
-import { settleAll, yieldToEventLoop } from '../lib/settle-all.js';
+import { settleAll } from '../lib/settle-all.js';
 import type { MetadataStore } from '../metadata/store.js';
 import { parseDigest } from '../oci/digest.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { blobKey } from '../storage/keys.js';
 import { EVICTION_STALE_MS, GC_LEASE, GC_LEASE_TTL_MS, type ContentLifecycle, type ReclaimedBlob } from './content.js';
+import { fullSpeed, type GcPacer } from '../gc/pacer.js';
 
 export interface ContentDeps {
   metadata: MetadataStore;
@@ -45,13 +46,21 @@ export function contentLifecycle(deps: ContentDeps): ContentLifecycle {
     metadata.reclaim.finishable({ evictionStaleBefore: now() - EVICTION_STALE_MS, ...page });
 
   /** Deletes the bytes of rows this caller owns (`deleting`); their rows go afterwards (`forget`). */
-  async function deleteOwnedBytes(blobs: ReclaimedBlob[], signal: AbortSignal | undefined) {
+  async function deleteOwnedBytes(blobs: ReclaimedBlob[], signal: AbortSignal | undefined, pacer: GcPacer = fullSpeed) {
     // A lost lease: leave the rows for the next holder rather than delete bytes unexclusively.
     if (signal?.aborted) return { deleted: [], failed: blobs.map((b) => b.digest) };
     if (storage.deleteMany && blobs.length > 1) {
-      // One request for the batch (S3); on failure every row stays for the next run.
-      const ok = await storage.deleteMany(blobs.map((b) => keyOf(b.digest))).then(() => true, () => false);
-      return ok ? { deleted: blobs, failed: [] } : { deleted: [], failed: blobs.map((b) => b.digest) };
+      // Bulk requests (S3) of the pacer's size; a failed request's rows stay for the next run.
+      const deleted: ReclaimedBlob[] = [];
+      const failed: string[] = [];
+      for (let start = 0; start < blobs.length; start += pacer.keysPerRequest) {
+        if (start > 0) await pacer.rest();
+        const group = blobs.slice(start, start + pacer.keysPerRequest);
+        const ok = !signal?.aborted && (await storage.deleteMany(group.map((b) => keyOf(b.digest))).then(() => true, () => false));
+        if (ok) deleted.push(...group);
+        else failed.push(...group.map((b) => b.digest));
+      }
+      return { deleted, failed };
     }
     const results = await settleAll(blobs, concurrency, (blob) => storage.delete(keyOf(blob.digest)));
     const deleted = blobs.filter((_, i) => results[i]!.status === 'fulfilled');
@@ -115,7 +124,7 @@ export function contentLifecycle(deps: ContentDeps): ContentLifecycle {
       return deleteBytes(owned, signal);
     },
 
-    async reclaimBatches(batches, before, signal) {
+    async reclaimBatches(batches, before, signal, pacer) {
       const deleted: ReclaimedBlob[] = [];
       const failed: string[] = [];
       let done: string[] = [];
@@ -126,11 +135,11 @@ export function contentLifecycle(deps: ContentDeps): ContentLifecycle {
           if (forget.length > 0) await tx.reclaim.forget(forget);
           return batch.length > 0 && !signal.aborted ? tx.reclaim.markDeleting(batch, before, now(), 'gc') : [];
         });
-        const result = await deleteOwnedBytes(owned, signal);
+        const result = await deleteOwnedBytes(owned, signal, pacer);
         deleted.push(...result.deleted);
         failed.push(...result.failed);
         done = result.deleted.map((b) => b.digest);
-        await yieldToEventLoop();
+        await pacer.rest();
       }
       return { deleted, failed };
     },

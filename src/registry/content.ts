@@ -1,6 +1,7 @@
 import type { BlobRecord } from '../metadata/blobs.js';
 import type { Deleter } from '../metadata/schema.js';
 import type { MetadataStore } from '../metadata/store.js';
+import type { GcPacer } from '../gc/pacer.js';
 
 /**
  * The one way bytes become visible and the one way they go away (docs/gc.md). Writers — uploads,
@@ -34,9 +35,10 @@ export interface ContentReclaimer {
   reclaimBlobs(digests: string[], before: number, options?: { signal?: AbortSignal; by?: Deleter }): Promise<{ deleted: ReclaimedBlob[]; failed: string[] }>;
   /**
    * `reclaimBlobs` for many batches, GC's bulk path: each transaction both forgets the rows of the
-   * batch whose bytes were just deleted and marks the next batch, halving the commits.
+   * batch whose bytes were just deleted and marks the next batch, halving the commits. `pacer`
+   * sizes the store's delete requests and rests between them (gc/pacer.ts).
    */
-  reclaimBatches(batches: string[][], before: number, signal: AbortSignal): Promise<{ deleted: ReclaimedBlob[]; failed: string[] }>;
+  reclaimBatches(batches: string[][], before: number, signal: AbortSignal, pacer: GcPacer): Promise<{ deleted: ReclaimedBlob[]; failed: string[] }>;
   /** Deletes bytes that have no row at all (a crash between writing them and recording them). */
   reclaimOrphan(blob: ReclaimedBlob, signal?: AbortSignal): Promise<boolean>;
   /** Finishes deletions left in the `deleting` state (a crashed run's); only while holding the GC lease. */

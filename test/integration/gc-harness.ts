@@ -88,6 +88,8 @@ export interface HarnessOptions {
   graceSeconds?: number;
   protection?: TagProtection;
   usage?: UsageGuard;
+  /** `gc.dutyCycle` (default 1, full speed). */
+  dutyCycle?: number;
 }
 
 function hooked(storage: StorageDriver, hook: () => StorageHook | undefined, events: string[]): StorageDriver {
@@ -99,8 +101,17 @@ function hooked(storage: StorageDriver, hook: () => StorageHook | undefined, eve
       events.push(`storage:${name}:${key.split('/').pop()}`);
       return result;
     }) as StorageDriver[K];
+  const deleteMany = storage.deleteMany?.bind(storage);
   return {
     ...storage,
+    ...(deleteMany
+      ? {
+          deleteMany: async (keys: readonly string[]) => {
+            await deleteMany(keys);
+            events.push(`storage:deleteMany:${keys.length}`);
+          },
+        }
+      : {}),
     delete: wrap('delete', (key) => key),
     stat: wrap('stat', (key) => key),
     write: wrap('write', (key) => key),
@@ -188,6 +199,7 @@ export async function harness(t: { after(fn: () => unknown): void }, dialect: Di
       untaggedGraceMs: (options.untaggedGraceHours ?? 0) * 3_600_000,
       uploadPurgeAfterMs: 24 * 3_600_000,
       leaseTtlMs: 5_000,
+      dutyCycle: options.dutyCycle ?? 1,
     },
     protection: options.protection ?? noTagProtection,
     log: pino({ level: 'silent' }),

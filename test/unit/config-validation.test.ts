@@ -40,6 +40,8 @@ describe('validation messages', () => {
       'config.yml: storage.s3.partSize: expected an integer of at least 5242880, got 1024',
     ]);
     assert.deepEqual(problemsOf('http:\n  workers: 65\n'), ['config.yml: http.workers: expected an integer from 1 to 64, got 65']);
+    assert.deepEqual(problemsOf('gc:\n  dutyCycle: 0\n'), ['config.yml: gc.dutyCycle: expected a number from 0.05 to 1, got 0']);
+    assert.deepEqual(problemsOf('gc:\n  dutyCycle: half\n'), ['config.yml: gc.dutyCycle: expected a number from 0.05 to 1, got "half"']);
     assert.deepEqual(problemsOf('http:\n  publicUrl: https://r.example.com/\n'), [
       'config.yml: http.publicUrl: expected an http(s) URL without a trailing slash, got "https://r.example.com/"',
     ]);

@@ -33,5 +33,15 @@ export const gcSchema = z
     leaseSeconds: integer(5, 3600)
       .default(60)
       .meta({ description: 'how long a GC run that crashed blocks the next one (the lock renews every third of this)' }),
+    dutyCycle: z
+      .number()
+      .min(0.05)
+      .max(1)
+      .optional()
+      .meta({
+        description:
+          'the share of the time a GC run works: below 1 it takes small steps and rests between them, so pulls keep their latency while the database or the store does GC\'s work (absent: 1 with SQLite and the filesystem store, where that work is in Wharf\'s own process; 0.25 when either is a server of its own)',
+        expected: 'a number from 0.05 to 1',
+      }),
   })
   .strict();
