@@ -20,16 +20,11 @@ export const isPostgres = (db: Db): boolean => db.getExecutor().adapter instance
  * PostgreSQL has `synchronous_commit = off` per transaction for exactly this.
  */
 export async function relaxedTransaction<T>(db: Db, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
-  if (isPostgres(db)) {
-    return db.transaction().execute(async (trx) => {
-      await sql`set local synchronous_commit = off`.execute(trx);
-      return work(trx);
-    });
-  }
-  // SQLite commits without an fsync anyway (sqlite-group-commit.ts): this holder just does not
-  // wait for the shared one, and the next durable commit's flush covers it.
-  return db.connection().execute(async (connection) => {
-    commitsOf(db)?.relaxRelease();
-    return connection.transaction().execute(work);
+  return db.transaction().execute(async (trx) => {
+    if (isPostgres(db)) await sql`set local synchronous_commit = off`.execute(trx);
+    // SQLite commits without an fsync anyway (sqlite-group-commit.ts): this holder of the one
+    // connection just does not wait for the shared flush; the next durable writer's covers it.
+    else commitsOf(db)?.relaxRelease();
+    return work(trx);
   });
 }

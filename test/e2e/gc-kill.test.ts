@@ -27,75 +27,78 @@ const startGc = (srv: WharfServer) =>
   request('POST', `${srv.url}/api/v1/gc`, { auth: ADMIN, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ graceSeconds: 0 }) });
 
 describe('kill -9 during GC', { skip: missingClients('skopeo') }, () => {
-  test('loses nothing referenced; the next run finishes the job', { timeout: 180_000 }, async (t) => {
-    const dir = await makeTempDir('wharf-gc-kill-');
-    t.after(() => removeDir(dir));
-    const dataDir = path.join(dir, 'data');
-    // Plenty of garbage, written straight to the database and the store: 400 images of 8 blobs,
-    // half of them untagged.
-    const spec = { repositories: 10, manifests: 400, blobsPerManifest: 8, blobBytes: 64, ageMs: 2 * 86_400_000 };
-    const images = benchImages(spec);
-    const db = await openDatabase({ driver: 'sqlite', path: path.join(dataDir, 'wharf.db') });
-    const storage = filesystemDriver(path.join(dataDir, 'storage'));
-    await writeImages(db, storage, images, spec);
-    await db.destroy();
-    await storage.close();
+  // Also paced (gc.dutyCycle below 1: small steps, rests between them, docs/gc.md).
+  for (const dutyCycle of [1, 0.25]) {
+    test(`loses nothing referenced; the next run finishes the job${dutyCycle < 1 ? ` (gc.dutyCycle ${dutyCycle})` : ''}`, { timeout: 180_000 }, async (t) => {
+      const dir = await makeTempDir('wharf-gc-kill-');
+      t.after(() => removeDir(dir));
+      const dataDir = path.join(dir, 'data');
+      // Plenty of garbage, written straight to the database and the store: 400 images of 8 blobs,
+      // half of them untagged.
+      const spec = { repositories: 10, manifests: 400, blobsPerManifest: 8, blobBytes: 64, ageMs: 2 * 86_400_000 };
+      const images = benchImages(spec);
+      const db = await openDatabase({ driver: 'sqlite', path: path.join(dataDir, 'wharf.db') });
+      const storage = filesystemDriver(path.join(dataDir, 'storage'));
+      await writeImages(db, storage, images, spec);
+      await db.destroy();
+      await storage.close();
 
-    const config = { gc: { schedule: 'off', untaggedGraceHours: 0, leaseSeconds: LEASE_SECONDS }, log: { accessLog: false } };
-    const first = await startWharf({ dataDir, config, env });
-    t.after(() => first.stop());
-    const c = await createClientEnv({ registries: [first.host] });
-    t.after(() => c.cleanup());
-    const layout = await makeTestImages(path.join(dir, 'layout'), 4096);
-    await c.skopeo(['copy', '--all', '--dest-tls-verify=false', `oci:${layout}:multi`, `docker://${first.host}/keep/multi:v1`]);
-    await c.skopeo(['copy', '--dest-tls-verify=false', `oci:${layout}:amd64`, `docker://${first.host}/keep/app:v1`]);
+      const config = { gc: { schedule: 'off', untaggedGraceHours: 0, leaseSeconds: LEASE_SECONDS, dutyCycle }, log: { accessLog: false } };
+      const first = await startWharf({ dataDir, config, env });
+      t.after(() => first.stop());
+      const c = await createClientEnv({ registries: [first.host] });
+      t.after(() => c.cleanup());
+      const layout = await makeTestImages(path.join(dir, 'layout'), 4096);
+      await c.skopeo(['copy', '--all', '--dest-tls-verify=false', `oci:${layout}:multi`, `docker://${first.host}/keep/multi:v1`]);
+      await c.skopeo(['copy', '--dest-tls-verify=false', `oci:${layout}:amd64`, `docker://${first.host}/keep/app:v1`]);
 
-    const sqlite = new SQLite(path.join(dataDir, 'wharf.db'), { readonly: true });
-    t.after(() => sqlite.close());
-    const blobRows = () => (sqlite.prepare('select count(*) as n from blobs').get() as { n: number }).n;
-    const before = blobRows();
-    assert.equal((await startGc(first)).status, 202);
-    // Kill it once it is deleting: some garbage gone, most still there.
-    for (let i = 0; i < 2000 && blobRows() === before; i++) await sleep(5);
-    first.process.kill('SIGKILL');
-    await first.exited;
-    const left = blobRows();
-    assert.ok(left < before, 'the run had started deleting');
-    t.diagnostic(`killed with ${before - left} of ${before} rows deleted`);
+      const sqlite = new SQLite(path.join(dataDir, 'wharf.db'), { readonly: true });
+      t.after(() => sqlite.close());
+      const blobRows = () => (sqlite.prepare('select count(*) as n from blobs').get() as { n: number }).n;
+      const before = blobRows();
+      assert.equal((await startGc(first)).status, 202);
+      // Kill it once it is deleting: some garbage gone, most still there.
+      for (let i = 0; i < 2000 && blobRows() === before; i++) await sleep(5);
+      first.process.kill('SIGKILL');
+      await first.exited;
+      const left = blobRows();
+      assert.ok(left < before, 'the run had started deleting');
+      t.diagnostic(`killed with ${before - left} of ${before} rows deleted`);
 
-    const second = await startWharf({ dataDir, config, env, port: first.port });
-    t.after(() => second.stop());
-    // Until the dead holder's lease expires, a new run is refused; then it goes.
-    let started = await startGc(second);
-    for (let i = 0; started.status === 409 && i < 100; i++) {
-      await sleep(200);
-      started = await startGc(second);
-    }
-    assert.equal(started.status, 202, started.text());
-    let report = started.json<GcReport>();
-    while (report.status === 'running') {
-      await sleep(100);
-      report = (await request('GET', `${second.url}/api/v1/gc/runs/${report.id}`, { auth: ADMIN })).json<GcReport>();
-    }
-    assert.equal(report.status, 'finished');
-    assert.ok(report.blobs > 0, 'the second run deleted what the first left');
-    const after = (await request('GET', `${second.url}/api/v1/gc/runs`, { auth: ADMIN })).json<{ runs: GcReport[] }>();
-    assert.deepEqual(after.runs.map((r) => r.status), ['finished', 'interrupted']);
+      const second = await startWharf({ dataDir, config, env, port: first.port });
+      t.after(() => second.stop());
+      // Until the dead holder's lease expires, a new run is refused; then it goes.
+      let started = await startGc(second);
+      for (let i = 0; started.status === 409 && i < 100; i++) {
+        await sleep(200);
+        started = await startGc(second);
+      }
+      assert.equal(started.status, 202, started.text());
+      let report = started.json<GcReport>();
+      while (report.status === 'running') {
+        await sleep(100);
+        report = (await request('GET', `${second.url}/api/v1/gc/runs/${report.id}`, { auth: ADMIN })).json<GcReport>();
+      }
+      assert.equal(report.status, 'finished');
+      assert.ok(report.blobs > 0, 'the second run deleted what the first left');
+      const after = (await request('GET', `${second.url}/api/v1/gc/runs`, { auth: ADMIN })).json<{ runs: GcReport[] }>();
+      assert.deepEqual(after.runs.map((r) => r.status), ['finished', 'interrupted']);
 
-    // Everything referenced is there and pulls; nothing unreferenced is left.
-    for (const ref of ['keep/multi:v1', 'keep/app:v1']) {
-      await c.skopeo(['copy', '--all', '--src-tls-verify=false', `docker://${second.host}/${ref}`, `dir:${path.join(dir, ref.replace(/[/:]/g, '-'))}`]);
-    }
-    const tagged = images.filter((i) => i.tag !== null);
-    for (const image of tagged.slice(0, 20)) {
-      const got = await request('GET', `${second.url}/v2/${image.repository}/manifests/${image.tag}`, { headers: { accept: image.mediaType } });
-      assert.equal(got.status, 200);
-      for (const blob of image.blobs) assert.equal((await request('HEAD', `${second.url}/v2/${image.repository}/blobs/${blob.digest}`)).status, 200);
-    }
-    const referenced = new Set((sqlite.prepare('select digest from repository_blobs union select digest from manifests').all() as Array<{ digest: string }>).map((r) => r.digest));
-    const stored = new Set((await storageKeys(second, 'blobs/')).map((key) => `sha256:${key.split('/').pop()}`));
-    assert.deepEqual([...referenced].filter((d) => !stored.has(d)), [], 'nothing referenced is missing');
-    assert.deepEqual([...stored].filter((d) => !referenced.has(d)), [], 'nothing unreferenced is left');
-    assert.equal(referenced.size, (sqlite.prepare("select count(*) as n from blobs where state = 'live'").get() as { n: number }).n);
-  });
+      // Everything referenced is there and pulls; nothing unreferenced is left.
+      for (const ref of ['keep/multi:v1', 'keep/app:v1']) {
+        await c.skopeo(['copy', '--all', '--src-tls-verify=false', `docker://${second.host}/${ref}`, `dir:${path.join(dir, ref.replace(/[/:]/g, '-'))}`]);
+      }
+      const tagged = images.filter((i) => i.tag !== null);
+      for (const image of tagged.slice(0, 20)) {
+        const got = await request('GET', `${second.url}/v2/${image.repository}/manifests/${image.tag}`, { headers: { accept: image.mediaType } });
+        assert.equal(got.status, 200);
+        for (const blob of image.blobs) assert.equal((await request('HEAD', `${second.url}/v2/${image.repository}/blobs/${blob.digest}`)).status, 200);
+      }
+      const referenced = new Set((sqlite.prepare('select digest from repository_blobs union select digest from manifests').all() as Array<{ digest: string }>).map((r) => r.digest));
+      const stored = new Set((await storageKeys(second, 'blobs/')).map((key) => `sha256:${key.split('/').pop()}`));
+      assert.deepEqual([...referenced].filter((d) => !stored.has(d)), [], 'nothing referenced is missing');
+      assert.deepEqual([...stored].filter((d) => !referenced.has(d)), [], 'nothing unreferenced is left');
+      assert.equal(referenced.size, (sqlite.prepare("select count(*) as n from blobs where state = 'live'").get() as { n: number }).n);
+    });
+  }
 });
