@@ -274,8 +274,11 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
   );
   gcSchedule = scheduleGc(config.gc.schedule, gc, logger.child({ component: 'gc' }));
 
-  const idleMemory = idleMemoryReclaimer(({ rssBefore, rssAfter, durationMs }) =>
-    logger.debug({ rssBeforeMiB: Math.round(rssBefore / 1048576), rssAfterMiB: Math.round(rssAfter / 1048576), durationMs: Math.round(durationMs) }, 'idle: memory collected'),
+  const idleMemory = idleMemoryReclaimer(({ rssBefore, rssAfter, releasedBuffers, durationMs }) =>
+    logger.debug(
+      { rssBeforeMiB: Math.round(rssBefore / 1048576), rssAfterMiB: Math.round(rssAfter / 1048576), releasedBufferMiB: Math.round(releasedBuffers / 1048576), durationMs: Math.round(durationMs) },
+      'idle: memory collected',
+    ),
   );
 
   let closing: Promise<void> | undefined;

@@ -10,6 +10,8 @@ import { yieldToEventLoop } from '../lib/settle-all.js';
  * a spike in the pulls' latency however long the rests around it (docs/benchmarks.md).
  */
 export interface GcPacer {
+  /** Rows one planning query reads (a page of tags, manifests, references or links). */
+  readonly readRows: number;
   /** Rows one delete transaction takes. */
   readonly rowsPerStep: number;
   /** Keys one bulk store delete request takes. */
@@ -18,8 +20,8 @@ export interface GcPacer {
   rest(): Promise<void>;
 }
 
-const FULL_SPEED = { rowsPerStep: 250, keysPerRequest: 50 };
-const PACED = { rowsPerStep: 25, keysPerRequest: 5 };
+const FULL_SPEED = { readRows: 1000, rowsPerStep: 250, keysPerRequest: 50 };
+const PACED = { readRows: 200, rowsPerStep: 25, keysPerRequest: 5 };
 /** A rest never exceeds this, whatever one step took (a store that stalled once). */
 const MAX_REST_MS = 2_000;
 

@@ -50,19 +50,21 @@ export interface PlanOptions {
   project?: string;
 }
 
-const PAGE = 1000;
-const BLOB_PAGE = 500;
+/** Repository names per page (a cheap index scan at any pace). */
+const NAMES_PAGE = 1000;
+/** Blobs per page: half a read page, as each page also looks up every holder of its digests. */
+const blobPage = (pacer: GcPacer) => pacer.readRows / 2;
 const HOUR_MS = 3_600_000;
 const pairKey = (repository: string, digest: string) => `${repository}\n${digest}`;
 
-/** Reads `page` until it returns less than a page, resting between pages. */
-async function readAll<T, C>(pacer: GcPacer, page: (cursor: C | undefined) => Promise<T[]>, cursorOf: (last: T) => C): Promise<T[]> {
+/** Reads pages of the pacer's size until one comes back short, resting between pages. */
+async function readAll<T, C>(pacer: GcPacer, page: (cursor: C | undefined, limit: number) => Promise<T[]>, cursorOf: (last: T) => C): Promise<T[]> {
   const all: T[] = [];
   let cursor: C | undefined;
   for (;;) {
-    const rows = await page(cursor);
+    const rows = await page(cursor, pacer.readRows);
     all.push(...rows);
-    if (rows.length < PAGE) return all;
+    if (rows.length < pacer.readRows) return all;
     cursor = cursorOf(rows[rows.length - 1]!);
     await pacer.rest();
   }
@@ -77,13 +79,13 @@ async function readAll<T, C>(pacer: GcPacer, page: (cursor: C | undefined) => Pr
 export async function planGc(deps: PlanDeps, options: PlanOptions): Promise<GcPlan> {
   const repositories: RepositoryPlan[] = [];
   for (let after: string | undefined; ; ) {
-    const names = await deps.repositoryNames(after, PAGE);
+    const names = await deps.repositoryNames(after, NAMES_PAGE);
     for (const repository of names) {
       if (options.project !== undefined && projectOf(repository) !== options.project) continue;
       const plan = await planRepository(deps, options, repository);
       if (plan.tags.length + plan.manifests.length + plan.links.length > 0) repositories.push(plan);
     }
-    if (names.length < PAGE) break;
+    if (names.length < NAMES_PAGE) break;
     after = names[names.length - 1];
   }
   const blobs = await planBlobs(deps, options, repositories);
@@ -96,10 +98,10 @@ export async function planGc(deps: PlanDeps, options: PlanOptions): Promise<GcPl
 
 async function planRepository(deps: PlanDeps, options: PlanOptions, repository: string): Promise<RepositoryPlan> {
   const { scan, pacer } = deps;
-  const tags = await readAll(pacer, (after: string | undefined) => scan.tags(repository, after, PAGE), (t) => t.name);
-  const manifests = await readAll(pacer, (after: string | undefined) => scan.manifests(repository, after, PAGE), (m) => m.digest);
-  const references = await readAll(pacer, (after: { parent: string; child: string } | undefined) => scan.references(repository, after, PAGE), (r) => r);
-  const links = await readAll(pacer, (after: string | undefined) => scan.links(repository, after, PAGE), (l) => l.digest);
+  const tags = await readAll(pacer, (after: string | undefined, limit) => scan.tags(repository, after, limit), (t) => t.name);
+  const manifests = await readAll(pacer, (after: string | undefined, limit) => scan.manifests(repository, after, limit), (m) => m.digest);
+  const references = await readAll(pacer, (after: { parent: string; child: string } | undefined, limit) => scan.references(repository, after, limit), (r) => r);
+  const links = await readAll(pacer, (after: string | undefined, limit) => scan.links(repository, after, limit), (l) => l.digest);
   const cached = new Set(await scan.cached(repository));
   const policy = deps.policyOf(projectOf(repository));
 
@@ -146,6 +148,7 @@ async function planBlobs(deps: PlanDeps, options: PlanOptions, repositories: Rep
   for (const key of [...goneLinks, ...goneManifests]) released.add(key.slice(key.indexOf('\n') + 1));
 
   const unreferenced: ReclaimedBlob[] = [];
+  const pageSize = blobPage(deps.pacer);
   const consider = async (candidates: ReclaimedBlob[]) => {
     if (candidates.length === 0) return;
     const holders = await deps.scan.holders(candidates.map((b) => b.digest));
@@ -158,16 +161,16 @@ async function planBlobs(deps: PlanDeps, options: PlanOptions, repositories: Rep
 
   if (options.project !== undefined) {
     const digests = [...released].sort();
-    for (let i = 0; i < digests.length; i += BLOB_PAGE) {
-      const page = await deps.scan.blobsIn(digests.slice(i, i + BLOB_PAGE));
+    for (let i = 0; i < digests.length; i += pageSize) {
+      const page = await deps.scan.blobsIn(digests.slice(i, i + pageSize));
       await consider(page.filter((b) => b.touchedAt < options.before).map(({ digest, size }) => ({ digest, size })));
     }
     return unreferenced;
   }
   for (let after: string | undefined; ; ) {
-    const page = await deps.scan.blobs(after, BLOB_PAGE);
+    const page = await deps.scan.blobs(after, pageSize);
     await consider(page.filter((b) => b.touchedAt < options.before).map(({ digest, size }) => ({ digest, size })));
-    if (page.length < BLOB_PAGE) return unreferenced;
+    if (page.length < pageSize) return unreferenced;
     after = page[page.length - 1]!.digest;
   }
 }
@@ -190,7 +193,7 @@ async function planOrphans(deps: PlanDeps, options: PlanOptions): Promise<Reclai
     const digest = digestOfKey(key);
     if (digest === undefined) continue;
     batch.push(digest);
-    if (batch.length >= BLOB_PAGE) await flush();
+    if (batch.length >= blobPage(deps.pacer)) await flush();
   }
   if (batch.length > 0) await flush();
   return orphans;

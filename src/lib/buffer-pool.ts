@@ -1,12 +1,18 @@
+/** Every pool that exists, so an idle process can give their buffers back (idle-memory.ts). */
+const livePools = new Set<WeakRef<BufferPool>>();
+
 /**
  * A small free list of equally sized buffers. Streaming a blob through fresh buffers costs a page
  * fault per 4 KiB and a GC of external memory per few dozen MiB; reusing a handful of buffers
- * costs neither. Retains at most `keep` buffers.
+ * costs neither. Retains at most `keep` buffers, and none once `release` is called (until the
+ * next busy stretch fills it again).
  */
 export class BufferPool {
-  private readonly free: Buffer[] = [];
+  private free: Buffer[] = [];
 
-  constructor(readonly size: number, private readonly keep: number) {}
+  constructor(readonly size: number, private readonly keep: number) {
+    livePools.add(new WeakRef(this));
+  }
 
   take(): Buffer {
     return this.free.pop() ?? Buffer.allocUnsafeSlow(this.size);
@@ -15,6 +21,28 @@ export class BufferPool {
   give(buffer: Buffer): void {
     if (this.free.length < this.keep && buffer.length === this.size) this.free.push(buffer);
   }
+
+  /** Lets go of the buffers kept for reuse; returns their bytes. */
+  release(): number {
+    const bytes = this.free.length * this.size;
+    this.free = [];
+    return bytes;
+  }
+}
+
+/**
+ * Empties every pool: an idle server keeps no buffers for a next stream that may come hours later
+ * (16 MiB for the filesystem driver's reads). Returns the bytes let go, which the next collection
+ * frees.
+ */
+export function releasePooledBuffers(): number {
+  let bytes = 0;
+  for (const ref of livePools) {
+    const pool = ref.deref();
+    if (pool) bytes += pool.release();
+    else livePools.delete(ref);
+  }
+  return bytes;
 }
 
 /** Receives one chunk; resolves once the chunk's memory may be reused. */

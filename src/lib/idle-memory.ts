@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { releasePooledBuffers } from './buffer-pool.js';
 
 /** How often the event loop's utilization is looked at. */
 const CHECK_MS = 10_000;
@@ -10,6 +11,8 @@ const IDLE_UTILIZATION = 0.02;
 export interface IdleCollection {
   rssBefore: number;
   rssAfter: number;
+  /** Bytes of pooled stream buffers let go before the collections. */
+  releasedBuffers: number;
   durationMs: number;
 }
 
@@ -20,7 +23,8 @@ export interface IdleCollection {
  * allocation-driven collection, which an idle server never reaches. So: after a busy stretch,
  * the first CHECK_MS window with the event loop under IDLE_UTILIZATION runs full collections —
  * two, as V8 shrinks the young generation only when the previous collection measured a low
- * allocation rate. Never while busy, and once per idle period.
+ * allocation rate. Before them it empties the buffer pools (buffer-pool.ts), so that the buffers
+ * kept for the next stream are freed too. Never while busy, and once per idle period.
  */
 export function idleMemoryReclaimer(onCollect: (collection: IdleCollection) => void = () => undefined): { stop(): void } {
   let collect: (() => void) | undefined;
@@ -40,9 +44,10 @@ export function idleMemoryReclaimer(onCollect: (collection: IdleCollection) => v
     collect ??= exposeGc();
     const rssBefore = process.memoryUsage.rss();
     const started = performance.now();
+    const releasedBuffers = releasePooledBuffers();
     collect();
     collect();
-    onCollect({ rssBefore, rssAfter: process.memoryUsage.rss(), durationMs: performance.now() - started });
+    onCollect({ rssBefore, rssAfter: process.memoryUsage.rss(), releasedBuffers, durationMs: performance.now() - started });
     // The collections themselves must not make the next window look busy.
     previous = performance.eventLoopUtilization();
   }, CHECK_MS);

@@ -14,11 +14,12 @@ interface Collection {
   time: string;
   rssBeforeMiB: number;
   rssAfterMiB: number;
+  releasedBufferMiB: number;
 }
 
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
-test('after a 256 MiB push, the idle server runs its idle collection', async (t) => {
+test('after a 256 MiB push and pull, the idle server empties its buffer pools and runs its idle collection', async (t) => {
   const srv = await startWharfFor(t, { config: { log: { level: 'debug' } } });
   const collections = () =>
     srv
@@ -27,7 +28,13 @@ test('after a 256 MiB push, the idle server runs its idle collection', async (t)
       .filter((line) => line.includes('"idle: memory collected"'))
       .map((line) => JSON.parse(line) as Collection);
 
-  await pushStreamedBlob(srv.url, 'idle/blob', 'idle-memory', 256 << 20);
+  const digest = await pushStreamedBlob(srv.url, 'idle/blob', 'idle-memory', 256 << 20);
+  // A pull streams the file through the filesystem driver's pool of 1 MiB read buffers.
+  const pull = await fetch(`${srv.url}/v2/idle/blob/blobs/${digest}`);
+  assert.equal(pull.status, 200);
+  let pulled = 0;
+  for await (const chunk of pull.body!) pulled += (chunk as Uint8Array).length;
+  assert.equal(pulled, 256 << 20);
   const pushedAt = new Date().toISOString();
   const busyRss = rssMiB(srv.process.pid!);
 
@@ -43,5 +50,7 @@ test('after a 256 MiB push, the idle server runs its idle collection', async (t)
   // asserted here. What is asserted: the collection ran once the server went idle, and the log
   // line reports real figures.
   assert.ok(after.rssBeforeMiB > 0 && after.rssAfterMiB > 0 && after.rssAfterMiB <= busyRss + 64, JSON.stringify(after));
+  // The pull left its read buffers pooled (up to 16 MiB); an idle server lets them go.
+  assert.ok(after.releasedBufferMiB >= 1, `no pooled buffers released: ${JSON.stringify(after)}`);
   t.diagnostic(`RSS after the push ${busyRss.toFixed(0)} MiB; collection ${after.rssBeforeMiB} -> ${after.rssAfterMiB} MiB; now ${rssMiB(srv.process.pid!).toFixed(0)} MiB`);
 });

@@ -7,24 +7,26 @@ import { test } from 'node:test';
 import { defaultDutyCycle, gcPacer } from '../../src/gc/pacer.js';
 
 /** How long `rest()` takes after a step the fake clock says took `stepMs`. */
-async function restAfter(dutyCycle: number, stepMs: number): Promise<{ restedMs: number; rowsPerStep: number; keysPerRequest: number }> {
+async function restAfter(dutyCycle: number, stepMs: number): Promise<{ restedMs: number; readRows: number; rowsPerStep: number; keysPerRequest: number }> {
   let fake = 0;
   const pacer = gcPacer(dutyCycle, () => fake);
   fake += stepMs;
   const started = performance.now();
   await pacer.rest();
-  return { restedMs: performance.now() - started, rowsPerStep: pacer.rowsPerStep, keysPerRequest: pacer.keysPerRequest };
+  return { restedMs: performance.now() - started, readRows: pacer.readRows, rowsPerStep: pacer.rowsPerStep, keysPerRequest: pacer.keysPerRequest };
 }
 
 test('full speed: big steps, a rest is one turn of the event loop', async () => {
-  const { restedMs, rowsPerStep, keysPerRequest } = await restAfter(1, 500);
+  const { restedMs, readRows, rowsPerStep, keysPerRequest } = await restAfter(1, 500);
+  assert.equal(readRows, 1000);
   assert.equal(rowsPerStep, 250);
   assert.equal(keysPerRequest, 50);
   assert.ok(restedMs < 50, `rested ${restedMs} ms`);
 });
 
 test('a duty cycle of 0.25 rests three times as long as the step worked, in small steps', async () => {
-  const { restedMs, rowsPerStep, keysPerRequest } = await restAfter(0.25, 40);
+  const { restedMs, readRows, rowsPerStep, keysPerRequest } = await restAfter(0.25, 40);
+  assert.equal(readRows, 200);
   assert.equal(rowsPerStep, 25);
   assert.equal(keysPerRequest, 5);
   assert.ok(restedMs >= 115 && restedMs < 400, `rested ${restedMs} ms for a 40 ms step`);
