@@ -178,6 +178,7 @@ async function planBlobs(deps: PlanDeps, options: PlanOptions, repositories: Rep
 /** Store keys under blobs/ with no row in any state, older than the cutoff. */
 async function planOrphans(deps: PlanDeps, options: PlanOptions): Promise<ReclaimedBlob[]> {
   const orphans: ReclaimedBlob[] = [];
+  const batchSize = blobPage(deps.pacer);
   let batch: string[] = [];
   const flush = async () => {
     const known = await deps.scan.known(batch);
@@ -193,7 +194,7 @@ async function planOrphans(deps: PlanDeps, options: PlanOptions): Promise<Reclai
     const digest = digestOfKey(key);
     if (digest === undefined) continue;
     batch.push(digest);
-    if (batch.length >= blobPage(deps.pacer)) await flush();
+    if (batch.length >= batchSize) await flush();
   }
   if (batch.length > 0) await flush();
   return orphans;
