@@ -1,6 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
-import { resolve, join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -16,12 +14,13 @@ import { createAuth, type AuthServices } from './auth/create-auth.js';
 import { startAuthMaintenance } from './auth/maintenance.js';
 import { authSurfaces } from './http/auth/surfaces.js';
 import { consolePlugin } from './http/console.js';
-import { defaultDutyCycle } from './gc/pacer.js';
 import { gcMetrics } from './gc/metrics.js';
 import { projectPolicies } from './gc/policies.js';
 import { projectQuotas, quotaGuard } from './gc/quotas.js';
 import type { GcReport } from './gc/report.js';
-import { gcRunner, type GcLog, type GcRunner } from './gc/runner.js';
+import type { GcLog, GcRunner } from './gc/runner.js';
+import { workerGcRunner } from './gc/worker-runner.js';
+import { gcRunsInWorker, gcServices } from './gc-services.js';
 import { scheduleGc, type GcSchedule } from './gc/schedule.js';
 import { gcFinishedEvent, publishAfterCommit, quotaWarningEvent } from './gc/events.js';
 import { healthPlugin } from './http/health.js';
@@ -33,7 +32,7 @@ import { eventPublisher } from './events/publisher.js';
 import { createMetrics, observeRejections, type StoredCounts, type WharfMetrics } from './lib/metrics.js';
 import { idleMemoryReclaimer } from './lib/idle-memory.js';
 import { startBackgroundWriter, type BackgroundWriter } from './metadata/background-writer.js';
-import { openDatabase, type DatabaseOptions, type Db } from './metadata/database.js';
+import { openDatabase, type Db } from './metadata/database.js';
 import { fastReads, type FastReads } from './metadata/fast-reads.js';
 import type { UsageChange } from './metadata/project-usage.js';
 import { metadataStore, type MetadataStore } from './metadata/store.js';
@@ -43,18 +42,15 @@ import { createMirror } from './mirror/create-mirror.js';
 import { metricsObserver } from './mirror/metrics-observer.js';
 import { createBrowser } from './registry/browse.js';
 import type { ContentLifecycle } from './registry/content.js';
-import { contentLifecycle } from './registry/content-lifecycle.js';
 import { createRegistry } from './registry/create-registry.js';
 import type { Registry } from './registry/registry.js';
-import { findStaleUploads, purgeIntervalMs, startUploadPurge, type UploadPurgeTask } from './registry/upload-purge.js';
+import { purgeIntervalMs, startUploadPurge, type UploadPurgeTask } from './registry/upload-purge.js';
 import { checkedDriver } from './storage/checked-driver.js';
 import type { StorageDriver } from './storage/driver.js';
-import { filesystemDriver } from './storage/fs-driver.js';
-import { memoryDriver } from './storage/memory-driver.js';
+import { createStorage, databaseOptions, filesystemRoot } from './stores.js';
 import { createReplication } from './replication/create-replication.js';
 import { withReplicationTriggers } from './replication/triggers.js';
 import { createWorkflow, type Workflow } from './workflow/create-workflow.js';
-import { tagProtection } from './workflow/tag-rules.js';
 import { promotionRanks } from './auth/policy.js';
 
 export interface App {
@@ -154,16 +150,18 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
   });
   const observeGc = gcMetrics(metrics.registry);
   const announce = publishAfterCommit(events.publisher, metadata, (error) => logger.error({ err: error }, 'event not written to the outbox'));
-  const { content, gc } = lifecycle(config, {
-    metadata,
-    storage,
-    log: logger.child({ component: 'gc' }),
-    onFinished: (report) => {
-      recordGc(auth.audit, report);
-      observeGc(report);
-      announce(gcFinishedEvent(report));
-    },
-  });
+  const gcLog = logger.child({ component: 'gc' });
+  const onGcFinished = (report: GcReport) => {
+    recordGc(auth.audit, report);
+    observeGc(report);
+    announce(gcFinishedEvent(report));
+  };
+  const lifecycle = gcServices(config, { metadata, storage, log: gcLog, onFinished: onGcFinished });
+  const { content } = lifecycle;
+  // With SQLite, each run has a worker thread of its own, off the pulls' event loop (gc-services.ts).
+  const gc = gcRunsInWorker(config)
+    ? workerGcRunner(lifecycle.gc, { script: new URL('./gc-worker.js', import.meta.url), config, log: gcLog, onFinished: onGcFinished })
+    : lifecycle.gc;
   // Started once everything is built (below); the API only asks it for the next run.
   let gcSchedule: GcSchedule | undefined;
   const authMaintenance = startAuthMaintenance({ audit: auth.audit, sessions: metadata.sessions, now: Date.now, onError: (error) => logger.warn({ err: error }, 'audit retention failed') });
@@ -381,7 +379,7 @@ export async function openGcForCli(config: WharfConfig, log: GcLog): Promise<{ g
   // The servers' delivery loops send the `gc.finished` event this run writes to the outbox.
   const publisher = eventPublisher({ metadata: cli.metadata, now: Date.now, onError: (error) => log.error({ err: error }, 'event not written to the outbox') });
   const announce = publishAfterCommit(publisher, cli.metadata, (error) => log.error({ err: error }, 'event not written to the outbox'));
-  const { gc } = lifecycle(config, {
+  const { gc } = gcServices(config, {
     metadata: cli.metadata,
     storage,
     log,
@@ -398,38 +396,6 @@ export async function openGcForCli(config: WharfConfig, log: GcLog): Promise<{ g
       await storage.close();
     },
   };
-}
-
-/** The content lifecycle and the GC runner over one metadata store and one blob store. */
-function lifecycle(
-  config: WharfConfig,
-  deps: { metadata: MetadataStore; storage: StorageDriver; log: GcLog; onFinished(report: GcReport): void },
-): { content: ContentLifecycle; gc: GcRunner } {
-  const holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const leaseTtlMs = config.gc.leaseSeconds * 1000;
-  const content = contentLifecycle({ metadata: deps.metadata, storage: deps.storage, now: Date.now, holder, leaseTtlMs });
-  const gc = gcRunner({
-    metadata: deps.metadata,
-    storage: deps.storage,
-    content,
-    staleUploads: async function* (before) {
-      for await (const upload of findStaleUploads(deps, before)) yield upload.id;
-    },
-    now: Date.now,
-    holder,
-    settings: {
-      graceMs: config.gc.graceSeconds * 1000,
-      untaggedGraceMs: config.gc.untaggedGraceHours * 3_600_000,
-      uploadPurgeAfterMs: config.storage.uploadPurgeAfterHours * 3_600_000,
-      leaseTtlMs,
-      dutyCycle: config.gc.dutyCycle ?? defaultDutyCycle(config.database.driver, config.storage.driver),
-    },
-    // Retention never removes a tag an immutable-tag rule holds (docs/workflow.md).
-    protection: tagProtection(deps.metadata.projectRules),
-    log: deps.log,
-    onFinished: deps.onFinished,
-  });
-  return { content, gc };
 }
 
 /** A project reached the warning share of its quota, in the audit log (the event goes beside it). */
@@ -455,45 +421,12 @@ function recordGc(audit: AuditLog, report: GcReport): void {
   });
 }
 
-function databaseOptions(config: WharfConfig, onConnectionError?: (error: Error) => void): DatabaseOptions {
-  const { postgres, sqlite } = config.database;
-  if (config.database.driver === 'postgres') {
-    return { driver: 'postgres', url: postgres!.url, poolSize: postgres!.poolSize, connectTimeoutMs: postgres!.connectTimeoutMs, statementTimeoutMs: postgres!.statementTimeoutMs, ...(onConnectionError ? { onConnectionError } : {}) };
-  }
-  const path = sqlite.path === ':memory:' ? ':memory:' : resolve(sqlite.path ?? join(resolve(config.dataDirectory), 'wharf.db'));
-  return { driver: 'sqlite', path, busyTimeoutMs: sqlite.busyTimeoutMs, modes: fileModes(config.dataPermissions) };
-}
-
-function filesystemRoot(config: WharfConfig): string {
-  return resolve(config.storage.filesystem.rootDirectory ?? join(resolve(config.dataDirectory), 'storage'));
-}
-
 /** The row counts behind the blob, manifest and upload gauges (one COUNT each). */
 async function storedCounts(db: Db): Promise<StoredCounts> {
   const count = async (table: 'blobs' | 'manifests' | 'uploads') =>
     Number((await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst())?.n ?? 0);
   const [blobs, manifests, uploadsOpen] = await Promise.all([count('blobs'), count('manifests'), count('uploads')]);
   return { blobs, manifests, uploadsOpen };
-}
-
-/** The S3 driver (and the AWS SDK, ~20 MiB of memory) is loaded only by those who use it. */
-async function createStorage(config: WharfConfig): Promise<StorageDriver> {
-  switch (config.storage.driver) {
-    case 'filesystem':
-      return filesystemDriver(filesystemRoot(config), fileModes(config.dataPermissions));
-    case 'memory':
-      return memoryDriver();
-    case 's3': {
-      const { s3Driver } = await import('./storage/s3-driver.js');
-      return s3Driver({ ...config.storage.s3! });
-    }
-    case 'oss': {
-      const { ossDriverOptions, s3Driver } = await import('./storage/s3-driver.js');
-      return s3Driver(ossDriverOptions({ ...config.storage.oss! }));
-    }
-    default:
-      throw new Error(`storage driver ${config.storage.driver} is not available in this build`);
-  }
 }
 
 /** Blob GETs answer 307 to the store when the s3/oss section asks for it. */
