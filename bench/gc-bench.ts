@@ -8,10 +8,10 @@
  *
  *   npx tsc -p . && node dist/bench/gc-bench.js [--store filesystem|s3] [--db sqlite|postgres]
  *     [--manifests 10000] [--blobs-per-manifest 10] [--blob-bytes 256] [--seconds 10] [--no-distribution] [--no-load]
- *     [--duty-cycle 1] [--timeline SECONDS]
+ *     [--duty-cycle D] [--timeline SECONDS]
  *
  * --no-load times the pass alone (no wrk; on two cores the pulls slow the pass down a lot).
- * --duty-cycle sets the server's gc.dutyCycle (src/gc/pacer.ts). --timeline N restarts wrk every
+ * --duty-cycle sets the server's gc.dutyCycle (absent: the server's default, src/gc/pacer.ts). --timeline N restarts wrk every
  * N seconds during the pass and prints each slice's p50/p99 (`out.timeline`) instead of one
  * figure for the whole pass: where in the pass the pulls' tail grows.
  *
@@ -48,7 +48,7 @@ const { values: args } = parseArgs({
     'no-distribution': { type: 'boolean', default: false },
     'no-load': { type: 'boolean', default: false },
     timeline: { type: 'string', default: '0' },
-    'duty-cycle': { type: 'string', default: '1' },
+    'duty-cycle': { type: 'string' },
   },
 });
 const spec = {
@@ -159,7 +159,7 @@ async function distributionGc(dir: string, root: string): Promise<{ ms: number; 
 
 const dir = await makeTempDir('wharf-gc-bench-');
 const dataDir = path.join(dir, 'data');
-const out: Record<string, unknown> = { store: args.store, db: args.db, ...spec, progress: undefined };
+const out: Record<string, unknown> = { store: args.store, db: args.db, dutyCycle: args['duty-cycle'] === undefined ? 'default' : Number(args['duty-cycle']), ...spec, progress: undefined };
 let db: Db;
 let dbConfig: ConfigObject = {};
 let dropDatabase: (() => Promise<void>) | undefined;
@@ -201,7 +201,7 @@ try {
 
   const server = await startWharf({
     dataDir,
-    config: [{ gc: { schedule: 'off', untaggedGraceHours: 0, dutyCycle: Number(args['duty-cycle']) }, log: { accessLog: false, level: 'warn' } }, dbConfig, storageConfig],
+    config: [{ gc: { schedule: 'off', untaggedGraceHours: 0, ...(args['duty-cycle'] !== undefined ? { dutyCycle: Number(args['duty-cycle']) } : {}) }, log: { accessLog: false, level: 'warn' } }, dbConfig, storageConfig],
     env: { WHARF_ADMIN_USER: ADMIN.username, WHARF_ADMIN_PASSWORD: ADMIN.password },
     readyTimeoutMs: 120_000,
   });

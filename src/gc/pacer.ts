@@ -41,14 +41,16 @@ export function gcPacer(dutyCycle: number, now: () => number = () => performance
 }
 
 /**
- * `gc.dutyCycle` when the config leaves it out. With SQLite and the filesystem store a run's work
- * happens in Wharf's own process, which serves pulls between its steps: full speed. With
- * PostgreSQL or an object store, much of it lands on another server's cores that Wharf cannot
- * watch (on a small host, the same cores as the pulls): a quarter, which measured on Ceph RGW +
- * PostgreSQL kept the pulls' p99 under twice its idle figure (docs/benchmarks.md).
+ * `gc.dutyCycle` when the config leaves it out. With SQLite and the filesystem store a server runs
+ * GC in a worker thread (gc-services.ts): its statements and the kernel's file deletions take a
+ * core the pulls would use, but never their event loop: a half, which measured kept the pulls'
+ * p99 under twice its idle figure with a full-scale pass under a minute. With PostgreSQL or an
+ * object store much of the work lands on another server's cores that Wharf cannot watch (on a
+ * small host, the same cores as the pulls): a quarter, which measured on Ceph RGW + PostgreSQL
+ * kept the pulls' p99 under twice its idle figure (docs/benchmarks.md).
  */
 export function defaultDutyCycle(database: string, storage: string): number {
-  return database === 'sqlite' && storage === 'filesystem' ? 1 : 0.25;
+  return database === 'sqlite' && storage === 'filesystem' ? 0.5 : 0.25;
 }
 
 /** For callers that pass no pacer: full speed. */

@@ -59,7 +59,8 @@ export interface GcRunner {
   /**
    * Takes the GC lease and starts a run in the background, resolving once the run is recorded
    * (listed as running); throws CONFLICT when another run (on any instance sharing the database)
-   * holds the lease. `done` resolves with the report, also of a failed run.
+   * holds the lease. `done` resolves with the report, also of a failed run (without its item
+   * lists when the run happened in a worker thread: worker-runner.ts).
    */
   start(request: GcRequest): Promise<{ id: string; done: Promise<GcReport> }>;
   /** `start`, then its report. */

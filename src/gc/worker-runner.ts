@@ -13,6 +13,7 @@ export interface GcWorkerData<Config> {
 export type GcWorkerMessage =
   | { kind: 'started'; id: string }
   | { kind: 'log'; level: keyof GcLog; fields: Record<string, unknown>; message: string }
+  /** The report without its item lists (the stored report has them: `get(id)`). */
   | { kind: 'finished'; report: GcReport }
   /** The run did not start: another one holds the lease (code CONFLICT), or the stores did not open. */
   | { kind: 'refused'; message: string; code?: ErrorCode; detail?: unknown };
@@ -30,7 +31,8 @@ export interface WorkerRunnerOptions<Config> {
 /**
  * A GC runner whose runs each happen in a worker thread of their own, with its own database
  * connection and store client (gc-worker.ts), so that planning and deleting never stop this
- * thread's event loop. The lease, the marks and the re-checks that keep GC safe beside pushes live
+ * thread's event loop. A run's `done` report has its counts but no item lists: read them with
+ * `get(id)`. The lease, the marks and the re-checks that keep GC safe beside pushes live
  * in the database (docs/gc.md), so a run in a worker is as safe as one beside it in this thread or
  * in `wharf gc`. Lists and reports are read here, through `reports`.
  */

@@ -48,8 +48,8 @@ test('the next rest counts from the end of the previous one', async () => {
   assert.ok(performance.now() - started < 30);
 });
 
-test('the default duty cycle: full speed on SQLite + filesystem, a quarter once a server of its own does the work', () => {
-  assert.equal(defaultDutyCycle('sqlite', 'filesystem'), 1);
+test('the default duty cycle: a half on SQLite + filesystem (a worker thread), a quarter once a server of its own does the work', () => {
+  assert.equal(defaultDutyCycle('sqlite', 'filesystem'), 0.5);
   assert.equal(defaultDutyCycle('postgres', 'filesystem'), 0.25);
   assert.equal(defaultDutyCycle('sqlite', 's3'), 0.25);
   assert.equal(defaultDutyCycle('postgres', 'oss'), 0.25);

@@ -40,7 +40,7 @@ export const gcSchema = z
       .optional()
       .meta({
         description:
-          'the share of the time a GC run works: below 1 it takes small steps and rests between them, so pulls keep their latency while the database or the store does GC\'s work (absent: 1 with SQLite and the filesystem store, where that work is in Wharf\'s own process; 0.25 when either is a server of its own)',
+          'the share of the time a GC run works: below 1 it takes small steps and rests between them, so pulls keep their latency while the database or the store does GC\'s work (absent: 0.5 with SQLite and the filesystem store, whose work a server does in a worker thread beside the pulls; 0.25 when either is a server of its own)',
         expected: 'a number from 0.05 to 1',
       }),
   })
