@@ -1,0 +1,101 @@
+/**
+ * The S3 store unreachable in the middle of a paced GC run (SQLite: the run happens in the
+ * server's GC worker thread): the run ends without deleting anything referenced, the server keeps
+ * serving, and once the store is back the next run finishes the job: the store ends up holding
+ * exactly what the database references, and every kept image pulls and verifies.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'node:test';
+import SQLite from 'better-sqlite3';
+import { benchImages, writeImages } from '../../bench/gc-data.js';
+import type { GcReport } from '../../src/gc/report.js';
+import { openDatabase } from '../../src/metadata/database.js';
+import { s3Driver } from '../../src/storage/s3-driver.js';
+import { get, pushImage, request } from '../fixtures/http.js';
+import { ociImage, sha256 } from '../fixtures/images.js';
+import { makeTempDir, removeDir } from '../fixtures/paths.js';
+import { s3SkipReason, s3TestEnv, uniquePrefix } from '../fixtures/s3.js';
+import { startWharf, storageKeys, type WharfServer } from '../fixtures/server.js';
+import { startTcpProxy } from '../fixtures/tcp-proxy.js';
+
+const ADMIN = { username: 'root', password: 'root-password-1' };
+
+async function runGc(srv: WharfServer): Promise<GcReport> {
+  const started = await request('POST', `${srv.url}/api/v1/gc`, { auth: ADMIN, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ graceSeconds: 0 }) });
+  assert.equal(started.status, 202, started.text());
+  return started.json<GcReport>();
+}
+
+async function finished(srv: WharfServer, id: string): Promise<GcReport> {
+  for (;;) {
+    const report = (await request('GET', `${srv.url}/api/v1/gc/runs/${id}`, { auth: ADMIN })).json<GcReport>();
+    if (report.status !== 'running') return report;
+    await sleep(100);
+  }
+}
+
+test('the S3 store down during a paced GC run: nothing referenced lost, the server serves on, the next run finishes', { skip: s3SkipReason(), timeout: 180_000 }, async (t) => {
+  const s3 = s3TestEnv()!;
+  const endpoint = new URL(s3.endpoint);
+  const proxy = await startTcpProxy({ host: endpoint.hostname, port: Number(endpoint.port) });
+  t.after(() => proxy.close());
+  const s3Options = { endpoint: proxy.url, accessKey: s3.accessKey, secretKey: s3.secretKey, bucket: s3.bucket, region: s3.region, forcePathStyle: true, rootDirectory: uniquePrefix('gc-outage').slice(0, -1) };
+  const dir = await makeTempDir('wharf-gc-outage-');
+  t.after(() => removeDir(dir));
+  const dataDir = path.join(dir, 'data');
+
+  // Garbage written straight to the database and the store: 200 images of 6 blobs, half untagged.
+  const spec = { repositories: 10, manifests: 200, blobsPerManifest: 6, blobBytes: 64, ageMs: 2 * 86_400_000 };
+  const images = benchImages(spec);
+  const db = await openDatabase({ driver: 'sqlite', path: path.join(dataDir, 'wharf.db') });
+  const storage = s3Driver(s3Options);
+  await writeImages(db, storage, images, spec);
+  await db.destroy();
+  await storage.close();
+
+  const config = { storage: { driver: 's3', s3: s3Options }, gc: { schedule: 'off', untaggedGraceHours: 0, leaseSeconds: 5, dutyCycle: 0.25 }, log: { accessLog: false } };
+  const srv = await startWharf({ dataDir, config, env: { WHARF_ADMIN_USER: ADMIN.username, WHARF_ADMIN_PASSWORD: ADMIN.password } });
+  t.after(() => srv.stop());
+  const kept = ociImage();
+  await pushImage(srv.url, 'keep/app', 'v1', kept, { auth: ADMIN });
+
+  const sqlite = new SQLite(path.join(dataDir, 'wharf.db'), { readonly: true });
+  t.after(() => sqlite.close());
+  const blobRows = () => (sqlite.prepare('select count(*) as n from blobs').get() as { n: number }).n;
+  const before = blobRows();
+  const first = await runGc(srv);
+  // Take the store away once the run is deleting blobs: some garbage gone, most still there.
+  for (let i = 0; i < 4000 && blobRows() === before; i++) await sleep(5);
+  await proxy.down();
+  const deletedBeforeOutage = before - blobRows();
+  assert.ok(deletedBeforeOutage > 0, 'the run had started deleting');
+  const cut = await finished(srv, first.id);
+  t.diagnostic(`store down after ${deletedBeforeOutage} of ${before} rows; the run ended ${cut.status} with ${cut.failed} failed deletions`);
+  assert.ok(cut.status === 'failed' || cut.failed > 0, `the run reports the outage: ${JSON.stringify(cut)}`);
+  // The server answers meanwhile: manifests come from the database.
+  assert.equal((await get(`${srv.url}/v2/keep/app/manifests/v1`, { auth: ADMIN, headers: { accept: kept.manifest.mediaType } })).status, 200);
+
+  await proxy.up();
+  const second = await finished(srv, (await runGc(srv)).id);
+  assert.equal(second.status, 'finished', JSON.stringify(second));
+  assert.equal(second.failed, 0);
+  assert.ok(second.blobs > 0, 'the second run deleted what the first left');
+
+  // Everything referenced is there and verifies; nothing unreferenced is left.
+  for (const [digest] of kept.blobs) {
+    const blob = await get(`${srv.url}/v2/keep/app/blobs/${digest}`, { auth: ADMIN });
+    assert.equal(blob.status, 200);
+    assert.equal(sha256(blob.body), digest);
+  }
+  for (const image of images.filter((i) => i.tag !== null).slice(0, 20)) {
+    assert.equal((await request('GET', `${srv.url}/v2/${image.repository}/manifests/${image.tag}`, { auth: ADMIN, headers: { accept: image.mediaType } })).status, 200);
+    for (const blob of image.blobs) assert.equal((await request('HEAD', `${srv.url}/v2/${image.repository}/blobs/${blob.digest}`, { auth: ADMIN })).status, 200);
+  }
+  const referenced = new Set((sqlite.prepare('select digest from repository_blobs union select digest from manifests').all() as Array<{ digest: string }>).map((r) => r.digest));
+  const stored = new Set((await storageKeys(srv, 'blobs/')).map((key) => `sha256:${key.split('/').pop()}`));
+  assert.deepEqual([...referenced].filter((d) => !stored.has(d)), [], 'nothing referenced is missing');
+  assert.deepEqual([...stored].filter((d) => !referenced.has(d)), [], 'nothing unreferenced is left');
+  assert.equal(referenced.size, (sqlite.prepare("select count(*) as n from blobs where state = 'live'").get() as { n: number }).n);
+});
