@@ -40,7 +40,7 @@ export function workerGcRunner<Config>(reports: Pick<GcRunner, 'list' | 'get'>, 
   const running = new Set<Promise<void>>();
 
   const runner: GcRunner = {
-    start(request) {
+    async start(request) {
       const worker = new Worker(options.script, { workerData: { config: options.config, request } satisfies GcWorkerData<Config> });
       let finish!: (report: GcReport) => void;
       let fail!: (error: Error) => void;

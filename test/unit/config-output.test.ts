@@ -155,7 +155,7 @@ describe('config commands', () => {
 });
 
 describe('docs/configuration.md', () => {
-  it('every YAML example loads', async () => {
+  it('every YAML example loads, into a config a worker thread can be given (the GC worker is)', async () => {
     const text = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
     const examples = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1] ?? '');
     assert.ok(examples.length >= 6);
@@ -168,7 +168,9 @@ describe('docs/configuration.md', () => {
       OSS_SECRET: 's',
     };
     for (const example of examples) {
-      assert.doesNotThrow(() => loadConfig({ file: writeConfig(example), env }), example);
+      let config: unknown;
+      assert.doesNotThrow(() => (config = loadConfig({ file: writeConfig(example), env })), example);
+      assert.deepEqual(structuredClone(config), config, example);
     }
   });
 });
