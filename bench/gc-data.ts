@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { settleAll } from '../src/lib/settle-all.js';
-import type { Db } from '../src/metadata/database.js';
+import { openDatabase, type Db } from '../src/metadata/database.js';
 import { parseDigest } from '../src/oci/digest.js';
 import type { StorageDriver } from '../src/storage/driver.js';
 import { blobKey } from '../src/storage/keys.js';
@@ -115,4 +115,20 @@ export async function writeImages(db: Db, storage: StorageDriver, images: BenchI
   });
   const failed = results.find((r) => r.status === 'rejected');
   if (failed && failed.status === 'rejected') throw failed.reason;
+}
+
+/**
+ * A SQLite data directory for crash and fault tests: the images of `spec` written into
+ * `<dataDir>/wharf.db` and `storage`, which is closed afterwards, as is the database.
+ */
+export async function seedSqlite(dataDir: string, storage: StorageDriver, spec: ContentSpec): Promise<BenchImage[]> {
+  const images = benchImages(spec);
+  const db = await openDatabase({ driver: 'sqlite', path: `${dataDir}/wharf.db` });
+  try {
+    await writeImages(db, storage, images, spec);
+  } finally {
+    await db.destroy();
+    await storage.close();
+  }
+  return images;
 }

@@ -9,9 +9,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import SQLite from 'better-sqlite3';
-import { benchImages, writeImages } from '../../bench/gc-data.js';
+import { seedSqlite } from '../../bench/gc-data.js';
 import type { GcReport } from '../../src/gc/report.js';
-import { openDatabase } from '../../src/metadata/database.js';
 import { filesystemDriver } from '../../src/storage/fs-driver.js';
 import { createClientEnv, missingClients } from '../fixtures/clients.js';
 import { request } from '../fixtures/http.js';
@@ -36,12 +35,7 @@ describe('kill -9 during GC', { skip: missingClients('skopeo') }, () => {
       // Plenty of garbage, written straight to the database and the store: 400 images of 8 blobs,
       // half of them untagged.
       const spec = { repositories: 10, manifests: 400, blobsPerManifest: 8, blobBytes: 64, ageMs: 2 * 86_400_000 };
-      const images = benchImages(spec);
-      const db = await openDatabase({ driver: 'sqlite', path: path.join(dataDir, 'wharf.db') });
-      const storage = filesystemDriver(path.join(dataDir, 'storage'));
-      await writeImages(db, storage, images, spec);
-      await db.destroy();
-      await storage.close();
+      const images = await seedSqlite(dataDir, filesystemDriver(path.join(dataDir, 'storage')), spec);
 
       const config = { gc: { schedule: 'off', untaggedGraceHours: 0, leaseSeconds: LEASE_SECONDS, dutyCycle }, log: { accessLog: false } };
       const first = await startWharf({ dataDir, config, env });

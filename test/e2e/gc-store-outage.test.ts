@@ -9,9 +9,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import SQLite from 'better-sqlite3';
-import { benchImages, writeImages } from '../../bench/gc-data.js';
+import { seedSqlite } from '../../bench/gc-data.js';
 import type { GcReport } from '../../src/gc/report.js';
-import { openDatabase } from '../../src/metadata/database.js';
 import { s3Driver } from '../../src/storage/s3-driver.js';
 import { get, pushImage, request } from '../fixtures/http.js';
 import { ociImage, sha256 } from '../fixtures/images.js';
@@ -48,12 +47,7 @@ test('the S3 store down during a paced GC run: nothing referenced lost, the serv
 
   // Garbage written straight to the database and the store: 200 images of 6 blobs, half untagged.
   const spec = { repositories: 10, manifests: 200, blobsPerManifest: 6, blobBytes: 64, ageMs: 2 * 86_400_000 };
-  const images = benchImages(spec);
-  const db = await openDatabase({ driver: 'sqlite', path: path.join(dataDir, 'wharf.db') });
-  const storage = s3Driver(s3Options);
-  await writeImages(db, storage, images, spec);
-  await db.destroy();
-  await storage.close();
+  const images = await seedSqlite(dataDir, s3Driver(s3Options), spec);
 
   const config = { storage: { driver: 's3', s3: s3Options }, gc: { schedule: 'off', untaggedGraceHours: 0, leaseSeconds: 5, dutyCycle: 0.25 }, log: { accessLog: false } };
   const srv = await startWharf({ dataDir, config, env: { WHARF_ADMIN_USER: ADMIN.username, WHARF_ADMIN_PASSWORD: ADMIN.password } });
