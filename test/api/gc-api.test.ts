@@ -68,6 +68,10 @@ test('GC over the API: admins only, dry run then real run as reports, 409 while 
   assert.equal(audit.events[0]!.detail.manifests, 1);
   assert.equal(audit.events[0]!.detail.bytesFreed, real.bytesFreed);
 
+  // The run's own log lines reach the server's log (on SQLite they come from its GC worker thread).
+  const logged = srv.logs().split('\n').filter((line) => line.includes('"msg":"gc finished"')).map((line) => JSON.parse(line) as { component?: string; gcRun?: string; manifests?: number });
+  assert.deepEqual(logged.map((l) => [l.component, l.gcRun, l.manifests]), [['gc', real.id, 1]]);
+
   const metrics = (await get(`${url}/metrics`)).text();
   assert.match(metrics, /^wharf_gc_runs_total\{status="finished",dry_run="false"\} 1$/m);
   assert.match(metrics, /^wharf_gc_removed_total\{kind="manifests"\} 1$/m);
