@@ -185,9 +185,18 @@ export class InflightBlob {
     return stream;
   }
 
-  /** A reader behind the window: what the spool file holds from `position` (written long ago). */
+  /**
+   * A reader behind the window: what the spool file holds from `position`, never past the
+   * window's start until the download is over. The writes in flight land in any order, so a
+   * read that reached into the window's bytes could find a hole where a later write has already
+   * extended the file (zeros, read as content).
+   */
   private async fromFile(position: number, end: number): Promise<Buffer> {
-    const buffer = Buffer.allocUnsafe(Math.min(end - position, STREAM_HIGH_WATER_MARK));
+    const written = this.outcome ? this.received : (this.window[0]?.offset ?? 0);
+    const length = Math.min(end, written, position + STREAM_HIGH_WATER_MARK) - position;
+    // fromWindow serves every position from the window's start on, so this is never reached.
+    if (length <= 0) throw new Error(`in-flight blob: nothing written at ${position}`);
+    const buffer = Buffer.allocUnsafe(length);
     const { bytesRead } = await this.file.read(buffer, 0, buffer.length, position);
     if (bytesRead === 0) throw new Error('spool file shorter than written');
     return bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);

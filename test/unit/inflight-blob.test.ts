@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -142,6 +142,43 @@ describe('InflightBlob', () => {
       // the idle client, read at last, still gets everything (from the spool file)
       assert.ok((await drain(idle)).equals(data));
       await blob.release();
+    }));
+
+  it('a reader just behind the memory window never reads file bytes that are not written yet (writes landing out of order)', () =>
+    withDirectory(async (directory) => {
+      // The writes in flight run in the thread pool and may land out of order: delay every
+      // fourth one, so the file has holes near its end while later pieces are already there.
+      const probe = await open(join(directory, 'probe'), 'w');
+      const prototype = Object.getPrototypeOf(probe) as { writev: (buffers: Buffer[], position?: number) => Promise<unknown> };
+      await probe.close();
+      const writev = prototype.writev;
+      prototype.writev = async function (this: unknown, buffers: Buffer[], position?: number) {
+        if (position !== undefined && (position / 65_536) % 4 === 0) await sleep(20);
+        return writev.call(this, buffers, position);
+      };
+      try {
+        const data = randomBytes(24 << 20);
+        const { source } = upstream(data, [65_536]);
+        const blob = await InflightBlob.start({ digest: parseDigest(sha256(data)), size: data.length, spoolPath: join(directory, 'spool'), source });
+        const readers: Array<Promise<{ start: number; ok: boolean }>> = [];
+        // Readers that join just behind the window (1 MiB and a bit before the newest byte), at
+        // many points of the download: their first read comes from the file.
+        while (blob.bytesReceived < data.length - (4 << 20)) {
+          const start = blob.bytesReceived - (1 << 20) - (96 << 10);
+          if (start > 0) {
+            const end = start + (2 << 20);
+            readers.push(drain(blob.reader({ start, end })).then((got) => ({ start, ok: got.equals(data.subarray(start, end)) })));
+          }
+          await sleep(15);
+        }
+        assert.deepEqual(await blob.settled, { ok: true });
+        const results = await Promise.all(readers);
+        assert.ok(results.length >= 10, `${results.length} readers`);
+        assert.deepEqual(results.filter((r) => !r.ok).map((r) => r.start), [], 'every reader got the bytes of its range');
+        await blob.release();
+      } finally {
+        prototype.writev = writev;
+      }
     }));
 
   for (const [name, body] of [
