@@ -309,7 +309,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
         await mirror?.close();
         await uploadPurge.stop();
         gcSchedule?.stop();
-        await gc.idle();
+        await gc.stop();
         await events.close();
         await background?.close();
         reads?.close();

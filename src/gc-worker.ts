@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { WharfConfig } from './config/index.js';
 import { RegistryError } from './errors.js';
 import type { GcLog } from './gc/runner.js';
-import type { GcWorkerData, GcWorkerMessage } from './gc/worker-runner.js';
+import type { GcWorkerCommand, GcWorkerData, GcWorkerMessage } from './gc/worker-runner.js';
 import { gcServices } from './gc-services.js';
 import { openDatabase } from './metadata/database.js';
 import { metadataStore } from './metadata/store.js';
@@ -42,6 +42,11 @@ async function main(): Promise<void> {
     const db = await openDatabase(databaseOptions(config));
     try {
       const { gc } = gcServices(config, { metadata: metadataStore(db), storage, log });
+      // The server is shutting down: the run stops at its next step, recorded as interrupted.
+      port.on('message', (command: GcWorkerCommand) => {
+        if (command.kind === 'stop') void gc.stop();
+      });
+      port.ref();
       const { id, done } = await gc.start(request);
       send({ kind: 'started', id });
       // Counts only: a full pass's item lists are ~100,000 objects, a pause for the thread that
@@ -49,6 +54,9 @@ async function main(): Promise<void> {
       const { items: _items, ...report } = await done;
       send({ kind: 'finished', report });
     } finally {
+      // Listening for commands no longer: the port must not keep the thread alive.
+      port.removeAllListeners('message');
+      port.unref();
       await db.destroy();
     }
   } finally {

@@ -6,7 +6,7 @@ import type { MetadataStore } from '../metadata/store.js';
 import { EVICTION_STALE_MS, GC_LEASE, type ContentReclaimer, type ReclaimedBlob } from '../registry/content.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { executePlan } from './execute.js';
-import { gcPacer } from './pacer.js';
+import { gcPacer, type GcPacer } from './pacer.js';
 import { planGc, type GcPlan } from './plan.js';
 import { defaultPolicy, parsePolicy, type ProjectPolicy } from './policy.js';
 import { countsOf, emptyItems, truncateItems, type GcItems, type GcReport, type GcTrigger } from './report.js';
@@ -71,11 +71,32 @@ export interface GcRunner {
   get(id: string): Promise<GcReport | undefined>;
   /** Resolves when this process runs no GC. */
   idle(): Promise<void>;
+  /**
+   * Server shutdown: a running run stops at its next step (recorded `interrupted`; what it left
+   * half done, the next run finishes), then resolves like `idle`.
+   */
+  stop(): Promise<void>;
+}
+
+/** Why a run stopped at shutdown (its error in the report). */
+export const STOPPED_AT_SHUTDOWN = 'stopped: the server is shutting down';
+
+/** The pacer, checking between steps whether the run must stop. */
+function stoppable(pacer: GcPacer, signal: AbortSignal): GcPacer {
+  return {
+    ...pacer,
+    async rest() {
+      signal.throwIfAborted();
+      await pacer.rest();
+      signal.throwIfAborted();
+    },
+  };
 }
 
 export function gcRunner(deps: GcRunnerDeps): GcRunner {
   const { metadata, settings, log } = deps;
   const running = new Set<Promise<unknown>>();
+  const shutdown = new AbortController();
 
   async function policies(): Promise<(project: string) => ProjectPolicy> {
     const stored = new Map<string, ProjectPolicy>();
@@ -96,7 +117,8 @@ export function gcRunner(deps: GcRunnerDeps): GcRunner {
     return { deleted: rows.map(({ digest, size }) => ({ digest, size })), failed: [] };
   }
 
-  async function work(id: string, request: GcRequest, signal: AbortSignal, recorded: () => void): Promise<GcReport> {
+  async function work(id: string, request: GcRequest, leaseSignal: AbortSignal, recorded: () => void): Promise<GcReport> {
+    const signal = AbortSignal.any([leaseSignal, shutdown.signal]);
     const startedAt = deps.now();
     const graceMs = request.graceSeconds === undefined ? settings.graceMs : request.graceSeconds * 1000;
     const uploadsBefore = startedAt - settings.uploadPurgeAfterMs;
@@ -115,7 +137,7 @@ export function gcRunner(deps: GcRunnerDeps): GcRunner {
     let items: GcItems = emptyItems();
     let failed = 0;
     let error: string | null = null;
-    const pacer = gcPacer(settings.dutyCycle);
+    const pacer = stoppable(gcPacer(settings.dutyCycle), signal);
     try {
       const left = request.project === undefined ? await leftovers(request.dryRun, signal) : { deleted: [], failed: [] };
       const plan = await planGc(
@@ -135,22 +157,26 @@ export function gcRunner(deps: GcRunnerDeps): GcRunner {
       items.blobs.unshift(...left.deleted);
       failed += left.failed.length;
     } catch (caught) {
-      error = (caught as Error).message ?? String(caught);
-      log.error({ gcRun: id, err: caught }, 'gc failed');
+      if (shutdown.signal.aborted) error = STOPPED_AT_SHUTDOWN;
+      else {
+        error = (caught as Error).message ?? String(caught);
+        log.error({ gcRun: id, err: caught }, 'gc failed');
+      }
     }
     const finishedAt = deps.now();
     const { items: stored, truncated } = truncateItems(items);
     const summary = { ...countsOf(items), failed, truncated };
+    const status = error === null ? 'finished' : error === STOPPED_AT_SHUTDOWN ? 'interrupted' : 'failed';
     await metadata.gcRuns.finish(id, {
       finished_at: finishedAt,
-      status: error === null ? 'finished' : 'failed',
+      status,
       summary: JSON.stringify(summary),
       items: JSON.stringify(stored),
       error,
     });
     // The caller gets every item; the stored report keeps the first ITEM_LIMIT of each kind.
     const report: GcReport = {
-      ...reportOf({ id, started_at: startedAt, finished_at: finishedAt, status: error === null ? 'finished' : 'failed', dry_run: request.dryRun ? 1 : 0, trigger: request.trigger, actor: request.actor, project: request.project ?? null, grace_ms: graceMs, summary: JSON.stringify(summary), error }),
+      ...reportOf({ id, started_at: startedAt, finished_at: finishedAt, status, dry_run: request.dryRun ? 1 : 0, trigger: request.trigger, actor: request.actor, project: request.project ?? null, grace_ms: graceMs, summary: JSON.stringify(summary), error }),
       items,
     };
     const { items: _items, ...fields } = report;
@@ -202,6 +228,10 @@ export function gcRunner(deps: GcRunnerDeps): GcRunner {
     },
     async idle() {
       while (running.size > 0) await Promise.all(running);
+    },
+    async stop() {
+      shutdown.abort(new Error(STOPPED_AT_SHUTDOWN));
+      await runner.idle();
     },
   };
   return runner;

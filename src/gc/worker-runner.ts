@@ -18,6 +18,9 @@ export type GcWorkerMessage =
   /** The run did not start: another one holds the lease (code CONFLICT), or the stores did not open. */
   | { kind: 'refused'; message: string; code?: ErrorCode; detail?: unknown };
 
+/** What the server's thread tells a GC worker: stop at the next step (shutdown). */
+export type GcWorkerCommand = { kind: 'stop' };
+
 export interface WorkerRunnerOptions<Config> {
   /** The worker's script (src/gc-worker.ts, compiled). */
   script: URL;
@@ -38,6 +41,7 @@ export interface WorkerRunnerOptions<Config> {
  */
 export function workerGcRunner<Config>(reports: Pick<GcRunner, 'list' | 'get'>, options: WorkerRunnerOptions<Config>): GcRunner {
   const running = new Set<Promise<void>>();
+  const workers = new Set<Worker>();
 
   const runner: GcRunner = {
     async start(request) {
@@ -52,7 +56,11 @@ export function workerGcRunner<Config>(reports: Pick<GcRunner, 'list' | 'get'>, 
       done.catch(() => undefined);
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
       running.add(exited);
-      void exited.then(() => running.delete(exited));
+      workers.add(worker);
+      void exited.then(() => {
+        running.delete(exited);
+        workers.delete(worker);
+      });
 
       return new Promise((resolve, reject) => {
         let state: 'starting' | 'running' | 'finished' = 'starting';
@@ -94,6 +102,10 @@ export function workerGcRunner<Config>(reports: Pick<GcRunner, 'list' | 'get'>, 
     get: (id) => reports.get(id),
     async idle() {
       while (running.size > 0) await Promise.all(running);
+    },
+    async stop() {
+      for (const worker of workers) worker.postMessage({ kind: 'stop' } satisfies GcWorkerCommand);
+      await runner.idle();
     },
   };
   return runner;

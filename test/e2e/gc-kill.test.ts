@@ -2,7 +2,9 @@
  * kill -9 of a Wharf process in the middle of a GC run: nothing referenced is lost (images
  * pushed with skopeo pull and verify), the run is recorded as interrupted, and the next run —
  * once the dead holder's lease has expired — finishes the job: the store ends up holding exactly
- * what the database references.
+ * what the database references. And a graceful stop (SIGTERM) in the middle of a run: the run
+ * stops at its next step, records itself as interrupted and lets the lease go, and the server
+ * exits at once instead of waiting for the run to end.
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -11,6 +13,7 @@ import { describe, test } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { seedSqlite } from '../../bench/gc-data.js';
 import type { GcReport } from '../../src/gc/report.js';
+import { STOPPED_AT_SHUTDOWN } from '../../src/gc/runner.js';
 import { filesystemDriver } from '../../src/storage/fs-driver.js';
 import { createClientEnv, missingClients } from '../fixtures/clients.js';
 import { request } from '../fixtures/http.js';
@@ -25,10 +28,15 @@ const LEASE_SECONDS = 5;
 const startGc = (srv: WharfServer) =>
   request('POST', `${srv.url}/api/v1/gc`, { auth: ADMIN, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ graceSeconds: 0 }) });
 
-describe('kill -9 during GC', { skip: missingClients('skopeo') }, () => {
+describe('kill -9 or SIGTERM during GC', { skip: missingClients('skopeo') }, () => {
   // Also paced (gc.dutyCycle below 1: small steps, rests between them, docs/gc.md).
-  for (const dutyCycle of [1, 0.25]) {
-    test(`loses nothing referenced; the next run finishes the job${dutyCycle < 1 ? ` (gc.dutyCycle ${dutyCycle})` : ''}`, { timeout: 180_000 }, async (t) => {
+  const cases = [
+    { signal: 'SIGKILL', dutyCycle: 1 },
+    { signal: 'SIGKILL', dutyCycle: 0.25 },
+    { signal: 'SIGTERM', dutyCycle: 0.25 },
+  ] as const;
+  for (const { signal, dutyCycle } of cases) {
+    test(`${signal}: loses nothing referenced; the next run finishes the job${dutyCycle < 1 ? ` (gc.dutyCycle ${dutyCycle})` : ''}`, { timeout: 180_000 }, async (t) => {
       const dir = await makeTempDir('wharf-gc-kill-');
       t.after(() => removeDir(dir));
       const dataDir = path.join(dir, 'data');
@@ -53,16 +61,25 @@ describe('kill -9 during GC', { skip: missingClients('skopeo') }, () => {
       assert.equal((await startGc(first)).status, 202);
       // Kill it once it is deleting: some garbage gone, most still there.
       for (let i = 0; i < 2000 && blobRows() === before; i++) await sleep(5);
-      first.process.kill('SIGKILL');
-      await first.exited;
+      const signalledAt = Date.now();
+      first.process.kill(signal);
+      const exit = await first.exited;
       const left = blobRows();
       assert.ok(left < before, 'the run had started deleting');
-      t.diagnostic(`killed with ${before - left} of ${before} rows deleted`);
+      t.diagnostic(`${signal} with ${before - left} of ${before} rows deleted; the process exited after ${Date.now() - signalledAt} ms`);
+      if (signal === 'SIGTERM') {
+        // Stopped at its next step, not run to the end (a paced run has seconds of work left).
+        assert.ok(left > before / 2, `the run stopped early: ${before - left} of ${before} rows deleted`);
+        assert.ok(Date.now() - signalledAt < 5_000, 'the server exited without waiting for the run');
+        assert.equal(exit.code, 0, 'a clean exit');
+      }
 
       const second = await startWharf({ dataDir, config, env, port: first.port });
       t.after(() => second.stop());
-      // Until the dead holder's lease expires, a new run is refused; then it goes.
+      // Until the dead holder's lease expires, a new run is refused; then it goes. A run stopped
+      // by SIGTERM let its lease go: the next one starts at once.
       let started = await startGc(second);
+      if (signal === 'SIGTERM') assert.equal(started.status, 202, started.text());
       for (let i = 0; started.status === 409 && i < 100; i++) {
         await sleep(200);
         started = await startGc(second);
@@ -77,6 +94,7 @@ describe('kill -9 during GC', { skip: missingClients('skopeo') }, () => {
       assert.ok(report.blobs > 0, 'the second run deleted what the first left');
       const after = (await request('GET', `${second.url}/api/v1/gc/runs`, { auth: ADMIN })).json<{ runs: GcReport[] }>();
       assert.deepEqual(after.runs.map((r) => r.status), ['finished', 'interrupted']);
+      if (signal === 'SIGTERM') assert.equal(after.runs[1]!.error, STOPPED_AT_SHUTDOWN, 'the stopped run recorded itself');
 
       // Everything referenced is there and pulls; nothing unreferenced is left.
       for (const ref of ['keep/multi:v1', 'keep/app:v1']) {

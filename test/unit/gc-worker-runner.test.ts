@@ -66,3 +66,11 @@ test('a worker that dies during its run: done rejects, the failure is logged, id
   assert.deepEqual(finished, []);
   await runner.idle();
 });
+
+test('shutdown: stop() tells a running worker to stop, and resolves once it has ended', async () => {
+  const { runner, finished } = setup();
+  const { done } = await runner.start(request('runs-until-stopped'));
+  await runner.stop();
+  assert.equal((await done).status, 'interrupted');
+  assert.deepEqual(finished.map((r) => r.status), ['interrupted']);
+});
