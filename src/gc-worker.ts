@@ -46,7 +46,6 @@ async function main(): Promise<void> {
       port.on('message', (command: GcWorkerCommand) => {
         if (command.kind === 'stop') void gc.stop();
       });
-      port.ref();
       const { id, done } = await gc.start(request);
       send({ kind: 'started', id });
       // Counts only: a full pass's item lists are ~100,000 objects, a pause for the thread that
@@ -54,7 +53,8 @@ async function main(): Promise<void> {
       const { items: _items, ...report } = await done;
       send({ kind: 'finished', report });
     } finally {
-      // Listening for commands no longer: the port must not keep the thread alive.
+      // Listening for commands no longer. Removing the listener leaves the port referenced, which
+      // would keep the thread (and the server's shutdown) waiting: unref it.
       port.removeAllListeners('message');
       port.unref();
       await db.destroy();

@@ -137,6 +137,7 @@ export function gcRunner(deps: GcRunnerDeps): GcRunner {
     let items: GcItems = emptyItems();
     let failed = 0;
     let error: string | null = null;
+    let interrupted = false;
     const pacer = stoppable(gcPacer(settings.dutyCycle), signal);
     try {
       const left = request.project === undefined ? await leftovers(request.dryRun, signal) : { deleted: [], failed: [] };
@@ -157,7 +158,8 @@ export function gcRunner(deps: GcRunnerDeps): GcRunner {
       items.blobs.unshift(...left.deleted);
       failed += left.failed.length;
     } catch (caught) {
-      if (shutdown.signal.aborted) error = STOPPED_AT_SHUTDOWN;
+      interrupted = shutdown.signal.aborted;
+      if (interrupted) error = STOPPED_AT_SHUTDOWN;
       else {
         error = (caught as Error).message ?? String(caught);
         log.error({ gcRun: id, err: caught }, 'gc failed');
@@ -166,7 +168,7 @@ export function gcRunner(deps: GcRunnerDeps): GcRunner {
     const finishedAt = deps.now();
     const { items: stored, truncated } = truncateItems(items);
     const summary = { ...countsOf(items), failed, truncated };
-    const status = error === null ? 'finished' : error === STOPPED_AT_SHUTDOWN ? 'interrupted' : 'failed';
+    const status = error === null ? 'finished' : interrupted ? 'interrupted' : 'failed';
     await metadata.gcRuns.finish(id, {
       finished_at: finishedAt,
       status,

@@ -40,8 +40,8 @@ export interface WorkerRunnerOptions<Config> {
  * in `wharf gc`. Lists and reports are read here, through `reports`.
  */
 export function workerGcRunner<Config>(reports: Pick<GcRunner, 'list' | 'get'>, options: WorkerRunnerOptions<Config>): GcRunner {
-  const running = new Set<Promise<void>>();
-  const workers = new Set<Worker>();
+  /** Each worker with the promise of its exit. */
+  const workers = new Map<Worker, Promise<void>>();
 
   const runner: GcRunner = {
     async start(request) {
@@ -54,13 +54,13 @@ export function workerGcRunner<Config>(reports: Pick<GcRunner, 'list' | 'get'>, 
       });
       // A caller that only starts a run (the API) does not wait for it; a failure is logged below.
       done.catch(() => undefined);
-      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-      running.add(exited);
-      workers.add(worker);
-      void exited.then(() => {
-        running.delete(exited);
-        workers.delete(worker);
-      });
+      const exited = new Promise<void>((resolve) =>
+        worker.once('exit', () => {
+          workers.delete(worker);
+          resolve();
+        }),
+      );
+      workers.set(worker, exited);
 
       return new Promise((resolve, reject) => {
         let state: 'starting' | 'running' | 'finished' = 'starting';
@@ -101,10 +101,10 @@ export function workerGcRunner<Config>(reports: Pick<GcRunner, 'list' | 'get'>, 
     list: (limit) => reports.list(limit),
     get: (id) => reports.get(id),
     async idle() {
-      while (running.size > 0) await Promise.all(running);
+      while (workers.size > 0) await Promise.all(workers.values());
     },
     async stop() {
-      for (const worker of workers) worker.postMessage({ kind: 'stop' } satisfies GcWorkerCommand);
+      for (const worker of workers.keys()) worker.postMessage({ kind: 'stop' } satisfies GcWorkerCommand);
       await runner.idle();
     },
   };
