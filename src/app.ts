@@ -272,9 +272,17 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
   );
   gcSchedule = scheduleGc(config.gc.schedule, gc, logger.child({ component: 'gc' }));
 
-  const idleMemory = idleMemoryReclaimer(({ rssBefore, rssAfter, releasedBuffers, durationMs }) =>
+  const mib = (bytes: number) => Math.round(bytes / 1048576);
+  const idleMemory = idleMemoryReclaimer(({ rssBefore, rssAfterCollections, rssAfter, releasedBuffers, durationMs, trimSkipped }) =>
     logger.debug(
-      { rssBeforeMiB: Math.round(rssBefore / 1048576), rssAfterMiB: Math.round(rssAfter / 1048576), releasedBufferMiB: Math.round(releasedBuffers / 1048576), durationMs: Math.round(durationMs) },
+      {
+        rssBeforeMiB: mib(rssBefore),
+        rssAfterCollectionsMiB: mib(rssAfterCollections),
+        rssAfterMiB: mib(rssAfter),
+        releasedBufferMiB: mib(releasedBuffers),
+        durationMs: Math.round(durationMs),
+        ...(trimSkipped ? { trimSkipped } : {}),
+      },
       'idle: memory collected',
     ),
   );

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { releasePooledBuffers } from './buffer-pool.js';
+import { loadNativeHeapTrimmer, type NativeHeapTrimmer } from './native-heap.js';
 
 /** How often the event loop's utilization is looked at. */
 const CHECK_MS = 10_000;
@@ -13,6 +14,10 @@ export interface IdleCollection {
   rssAfter: number;
   /** Bytes of pooled stream buffers let go before the collections. */
   releasedBuffers: number;
+  /** RSS after the collections, before the native heap was trimmed. */
+  rssAfterCollections: number;
+  /** Why the native heap was not trimmed (no glibc, the FFI did not load); absent when it was. */
+  trimSkipped?: string;
   durationMs: number;
 }
 
@@ -24,14 +29,19 @@ export interface IdleCollection {
  * the first CHECK_MS window with the event loop under IDLE_UTILIZATION runs full collections —
  * two, as V8 shrinks the young generation only when the previous collection measured a low
  * allocation rate. Before them it empties the buffer pools (buffer-pool.ts), so that the buffers
- * kept for the next stream are freed too. Never while busy, and once per idle period.
+ * kept for the next stream are freed too; after them it trims the native heap (native-heap.ts),
+ * which is where the freed request and stream buffers were. Never while busy, and once per idle
+ * period.
  */
 export function idleMemoryReclaimer(onCollect: (collection: IdleCollection) => void = () => undefined): { stop(): void } {
   let collect: (() => void) | undefined;
+  // Loaded at the first idle window, not at start-up: a server that never idles pays nothing.
+  let trimmer: Promise<NativeHeapTrimmer> | undefined;
   let previous = performance.eventLoopUtilization();
   // Start-up counts as busy: its garbage is the first to go.
   let collected = false;
-  const timer = setInterval(() => {
+  let stopped = false;
+  const timer = setInterval(async () => {
     const current = performance.eventLoopUtilization();
     const { utilization } = performance.eventLoopUtilization(current, previous);
     previous = current;
@@ -42,17 +52,33 @@ export function idleMemoryReclaimer(onCollect: (collection: IdleCollection) => v
     if (collected) return;
     collected = true;
     collect ??= exposeGc();
+    const native = await (trimmer ??= loadNativeHeapTrimmer());
+    if (stopped) return;
     const rssBefore = process.memoryUsage.rss();
     const started = performance.now();
     const releasedBuffers = releasePooledBuffers();
     collect();
     collect();
-    onCollect({ rssBefore, rssAfter: process.memoryUsage.rss(), releasedBuffers, durationMs: performance.now() - started });
+    const rssAfterCollections = process.memoryUsage.rss();
+    if ('trim' in native) native.trim();
+    onCollect({
+      rssBefore,
+      rssAfterCollections,
+      rssAfter: process.memoryUsage.rss(),
+      releasedBuffers,
+      durationMs: performance.now() - started,
+      ...('unavailable' in native ? { trimSkipped: native.unavailable } : {}),
+    });
     // The collections themselves must not make the next window look busy.
     previous = performance.eventLoopUtilization();
   }, CHECK_MS);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
 }
 
 /** V8's `gc()`, which Node does not expose without the flag; the flag only adds the function. */
