@@ -32,10 +32,23 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
     }
   }
 
+  /**
+   * Runs `operation`, creating `directory` only when the operation finds it missing: the common
+   * case, a directory that exists, costs no mkdir (every call through the thread pool is a wait).
+   */
+  async function inDirectory<T>(directory: string, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+      await makeDirectory(directory, modes);
+      return operation();
+    }
+  }
+
   async function placeFile(source: string, key: string): Promise<void> {
     const target = path(key);
-    await makeDirectory(dirname(target), modes);
-    await rename(source, target);
+    await inDirectory(dirname(target), () => rename(source, target));
     await fsyncDirectory(dirname(target));
   }
 
@@ -77,17 +90,18 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
     },
 
     async write(key, body) {
-      await makeDirectory(tmpDirectory, modes);
       const temporary = join(tmpDirectory, randomUUID());
       try {
-        const handle = await openFile(temporary, 'w', modes);
+        const handle = await inDirectory(tmpDirectory, () => openFile(temporary, 'w', modes));
         try {
-          await writeBody(handle, 0, Buffer.isBuffer(body) ? Readable.from([body]) : body);
+          await (Buffer.isBuffer(body) ? writeAllv(handle, [body], 0) : writeBody(handle, 0, body));
           await handle.sync();
-        } finally {
+        } catch (error) {
           await handle.close();
+          throw error;
         }
-        await placeFile(temporary, key);
+        // The bytes are durable: closing the file and placing it need not wait for each other.
+        await Promise.all([handle.close(), placeFile(temporary, key)]);
       } catch (error) {
         await rm(temporary, { force: true });
         throw error;
@@ -266,7 +280,8 @@ async function fsyncDirectory(directory: string): Promise<void> {
   try {
     await handle.sync();
   } finally {
-    await handle.close();
+    // The sync is what the caller waits for; a directory's close cannot fail in a way that matters.
+    void handle.close().catch(() => undefined);
   }
 }
 
