@@ -4,7 +4,7 @@
  * Node allocates every socket read (~64 KiB) and every stream buffer with malloc. After a burst
  * of work those are freed, but glibc keeps most of the freed memory in its arenas for the next
  * allocation: after a whole `bench/compare.sh` run an idle server held 176 MiB of RSS, and a
- * `malloc_trim(0)` brought it to 112 MiB (docs/benchmarks.md, "Idle memory"). Node has no call
+ * `malloc_trim(0)` brought it to 112 MiB (docs/benchmarks.md, "Eighth session"). Node has no call
  * for it, so it goes through an FFI (koffi, prebuilt binaries). Where there is no glibc (musl,
  * macOS) or the FFI does not load, trimming is skipped and the reason is returned.
  */
