@@ -89,7 +89,9 @@ export async function writeBody(handle: FileHandle, start: number, body: Readabl
       }
     }
     if (filled > 0) await issue();
-    for (const write of inFlight.splice(0)) await write;
+    // Each stays listed until it is awaited: when one fails, the catch below waits for the rest
+    // before it truncates, so no write lands after the cut.
+    while (inFlight.length > 0) await inFlight.shift();
     return position - start;
   } catch (error) {
     await Promise.allSettled(inFlight);

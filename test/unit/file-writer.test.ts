@@ -4,6 +4,7 @@ import { mkdtemp, open, readFile, rm, writeFile, type FileHandle } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { UploadLengthError } from '../../src/storage/driver.js';
 import { WRITE_SIZE, writeAllv, writeBody } from '../../src/storage/file-writer.js';
@@ -89,13 +90,24 @@ describe('writeBody', () => {
   it('a write that fails rejects and cuts the file back to where the body started', () => withFile(async (file) => {
     await writeFile(file, 'keep');
     const handle = await open(file, 'r+');
-    // The real handle, except that its third write fails as a full disk would.
+    // The real handle, except that its third write fails as a full disk would, and the writes
+    // after it land late: the cut must wait for them, or they would land behind it.
     let writes = 0;
+    let pending = 0;
     const failingThird = new Proxy(handle, {
       get(target, property) {
         if (property === 'writev') {
-          return (...args: Parameters<FileHandle['writev']>) =>
-            ++writes === 3 ? Promise.reject(Object.assign(new Error('no space left'), { code: 'ENOSPC' })) : target.writev(...args);
+          return async (...args: Parameters<FileHandle['writev']>) => {
+            const n = ++writes;
+            if (n === 3) throw Object.assign(new Error('no space left'), { code: 'ENOSPC' });
+            pending += 1;
+            try {
+              if (n > 3) await sleep(30);
+              return await target.writev(...args);
+            } finally {
+              pending -= 1;
+            }
+          };
         }
         const value = Reflect.get(target, property) as unknown;
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
@@ -103,6 +115,8 @@ describe('writeBody', () => {
     });
     try {
       await assert.rejects(writeBody(failingThird, 4, Readable.from([randomBytes(WRITE_SIZE * 6)])), { code: 'ENOSPC' });
+      assert.equal(pending, 0, 'writeBody rejected while writes were still in flight: they land after the cut');
+      await sleep(100);
     } finally {
       await handle.close();
     }
