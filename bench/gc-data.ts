@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { settleAll } from '../src/lib/settle-all.js';
-import { openDatabase, type Db } from '../src/metadata/database.js';
+import { openDatabase, type DatabaseOptions, type Db } from '../src/metadata/database.js';
 import { parseDigest } from '../src/oci/digest.js';
 import type { StorageDriver } from '../src/storage/driver.js';
 import { blobKey } from '../src/storage/keys.js';
@@ -121,9 +121,14 @@ export async function writeImages(db: Db, storage: StorageDriver, images: BenchI
  * A SQLite data directory for crash and fault tests: the images of `spec` written into
  * `<dataDir>/wharf.db` and `storage`, which is closed afterwards, as is the database.
  */
-export async function seedSqlite(dataDir: string, storage: StorageDriver, spec: ContentSpec): Promise<BenchImage[]> {
+export function seedSqlite(dataDir: string, storage: StorageDriver, spec: ContentSpec): Promise<BenchImage[]> {
+  return seedDatabase({ driver: 'sqlite', path: `${dataDir}/wharf.db` }, storage, spec);
+}
+
+/** The images of `spec` written into the database `options` opens (migrated first) and `storage`; both are closed afterwards. */
+export async function seedDatabase(options: DatabaseOptions, storage: StorageDriver, spec: ContentSpec): Promise<BenchImage[]> {
   const images = benchImages(spec);
-  const db = await openDatabase({ driver: 'sqlite', path: `${dataDir}/wharf.db` });
+  const db = await openDatabase(options);
   try {
     await writeImages(db, storage, images, spec);
   } finally {

@@ -214,7 +214,12 @@ export function gcRunner(deps: GcRunnerDeps): GcRunner {
         await outcome;
         throw new RegistryError('CONFLICT', 'a garbage collection is running already', { detail: { lease: (await metadata.leases.get(GC_LEASE))?.holder } });
       }
-      return { id, done: outcome.then((result) => (result.ran ? result.value : Promise.reject(new Error('gc did not run')))) };
+      const done = outcome.then((result) => (result.ran ? result.value : Promise.reject(new Error('gc did not run'))));
+      // A caller that only starts a run (the API) does not wait for it, so a run that ends without
+      // storing its report (the database went away) must not become an unhandled rejection, which
+      // ends the process. The next run marks its record interrupted.
+      done.catch((caught: unknown) => log.error({ gcRun: id, err: caught }, 'gc run ended without storing its report'));
+      return { id, done };
     },
     async run(request) {
       return (await runner.start(request)).done;
