@@ -13,19 +13,12 @@ import { seedDatabase } from '../../bench/gc-data.js';
 import type { GcReport } from '../../src/gc/report.js';
 import { filesystemDriver } from '../../src/storage/fs-driver.js';
 import { get, pushImage, request } from '../fixtures/http.js';
-import { ociImage, sha256 } from '../fixtures/images.js';
+import { ociImage } from '../fixtures/images.js';
 import { makeTempDir, removeDir } from '../fixtures/paths.js';
 import { postgresSkipReason, privatePostgres } from '../fixtures/postgres.js';
-import { startWharf, storageKeys, type WharfServer } from '../fixtures/server.js';
+import { startWharf, type WharfServer } from '../fixtures/server.js';
+import { adminEnv, assertStoreHoldsExactlyTheReferences, requestGcRun, startGcRun, ADMIN } from './gc-outage-support.js';
 import { assertAlive, waitForReadiness } from '../integration/faults-support.js';
-
-const ADMIN = { username: 'root', password: 'root-password-1' };
-
-async function startRun(srv: WharfServer): Promise<GcReport> {
-  const started = await request('POST', `${srv.url}/api/v1/gc`, { auth: ADMIN, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ graceSeconds: 0 }) });
-  assert.equal(started.status, 202, started.text());
-  return started.json<GcReport>();
-}
 
 /** The run's stored report once it no longer says `running` (answers may be 503 while the database is down). */
 async function ended(srv: WharfServer, id: string, timeoutMs = 90_000): Promise<GcReport> {
@@ -69,14 +62,14 @@ test('PostgreSQL stopped during a paced GC run: the server stays up, nothing ref
     gc: { schedule: 'off', untaggedGraceHours: 0, leaseSeconds: 5, dutyCycle: 0.1 },
     log: { accessLog: false },
   };
-  const srv = await startWharf({ dataDir, config, env: { WHARF_ADMIN_USER: ADMIN.username, WHARF_ADMIN_PASSWORD: ADMIN.password } });
+  const srv = await startWharf({ dataDir, config, env: adminEnv });
   t.after(() => srv.stop());
   const kept = ociImage();
   await pushImage(srv.url, 'keep/app', 'v1', kept, { auth: ADMIN });
 
   const blobRows = async () => Number((await query<{ n: string }>(postgres.url, 'select count(*) as n from blobs'))[0]!.n);
   const before = await blobRows();
-  const first = await startRun(srv);
+  const first = await startGcRun(srv);
   // Stop the database once the run is deleting: some garbage gone, most still there.
   let rows = before;
   for (let i = 0; i < 3000 && rows === before; i++) {
@@ -98,7 +91,7 @@ test('PostgreSQL stopped during a paced GC run: the server stays up, nothing ref
   // The lease of the cut run expires (5 s); the next run starts, finishes and deletes the rest.
   let second: GcReport | undefined;
   for (let i = 0; i < 200 && !second; i++) {
-    const started = await request('POST', `${srv.url}/api/v1/gc`, { auth: ADMIN, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ graceSeconds: 0 }) });
+    const started = await requestGcRun(srv);
     if (started.status === 202) second = started.json<GcReport>();
     else await sleep(100);
   }
@@ -115,19 +108,11 @@ test('PostgreSQL stopped during a paced GC run: the server stays up, nothing ref
   assert.match(srv.logs(), /gc run ended without storing its report|gc failed/);
 
   // Everything referenced is there and verifies; nothing unreferenced is left.
-  for (const [digest] of kept.blobs) {
-    const blob = await get(`${srv.url}/v2/keep/app/blobs/${digest}`, { auth: ADMIN });
-    assert.equal(blob.status, 200);
-    assert.equal(sha256(blob.body), digest);
-  }
-  for (const image of images.filter((i) => i.tag !== null).slice(0, 20)) {
-    assert.equal((await request('GET', `${srv.url}/v2/${image.repository}/manifests/${image.tag}`, { auth: ADMIN, headers: { accept: image.mediaType } })).status, 200);
-    for (const blob of image.blobs) assert.equal((await request('HEAD', `${srv.url}/v2/${image.repository}/blobs/${blob.digest}`, { auth: ADMIN })).status, 200);
-  }
-  const referenced = new Set((await query<{ digest: string }>(postgres.url, 'select digest from repository_blobs union select digest from manifests')).map((r) => r.digest));
-  const stored = new Set((await storageKeys(srv, 'blobs/')).map((key) => `sha256:${key.split('/').pop()}`));
-  assert.deepEqual([...referenced].filter((d) => !stored.has(d)), [], 'nothing referenced is missing');
-  assert.deepEqual([...stored].filter((d) => !referenced.has(d)), [], 'nothing unreferenced is left');
-  const live = Number((await query<{ n: string }>(postgres.url, "select count(*) as n from blobs where state = 'live'"))[0]!.n);
-  assert.equal(referenced.size, live);
+  await assertStoreHoldsExactlyTheReferences(srv, {
+    kept,
+    keptRepository: 'keep/app',
+    images,
+    referenced: new Set((await query<{ digest: string }>(postgres.url, 'select digest from repository_blobs union select digest from manifests')).map((r) => r.digest)),
+    live: Number((await query<{ n: string }>(postgres.url, "select count(*) as n from blobs where state = 'live'"))[0]!.n),
+  });
 });

@@ -13,19 +13,12 @@ import { seedSqlite } from '../../bench/gc-data.js';
 import type { GcReport } from '../../src/gc/report.js';
 import { s3Driver } from '../../src/storage/s3-driver.js';
 import { get, pushImage, request } from '../fixtures/http.js';
-import { ociImage, sha256 } from '../fixtures/images.js';
+import { ociImage } from '../fixtures/images.js';
 import { makeTempDir, removeDir } from '../fixtures/paths.js';
 import { s3SkipReason, s3TestEnv, uniquePrefix } from '../fixtures/s3.js';
-import { startWharf, storageKeys, type WharfServer } from '../fixtures/server.js';
+import { startWharf, type WharfServer } from '../fixtures/server.js';
+import { adminEnv, assertStoreHoldsExactlyTheReferences, startGcRun, ADMIN } from './gc-outage-support.js';
 import { startTcpProxy } from '../fixtures/tcp-proxy.js';
-
-const ADMIN = { username: 'root', password: 'root-password-1' };
-
-async function runGc(srv: WharfServer): Promise<GcReport> {
-  const started = await request('POST', `${srv.url}/api/v1/gc`, { auth: ADMIN, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ graceSeconds: 0 }) });
-  assert.equal(started.status, 202, started.text());
-  return started.json<GcReport>();
-}
 
 async function finished(srv: WharfServer, id: string): Promise<GcReport> {
   for (;;) {
@@ -50,7 +43,7 @@ test('the S3 store down during a paced GC run: nothing referenced lost, the serv
   const images = await seedSqlite(dataDir, s3Driver(s3Options), spec);
 
   const config = { storage: { driver: 's3', s3: s3Options }, gc: { schedule: 'off', untaggedGraceHours: 0, leaseSeconds: 5, dutyCycle: 0.25 }, log: { accessLog: false } };
-  const srv = await startWharf({ dataDir, config, env: { WHARF_ADMIN_USER: ADMIN.username, WHARF_ADMIN_PASSWORD: ADMIN.password } });
+  const srv = await startWharf({ dataDir, config, env: adminEnv });
   t.after(() => srv.stop());
   const kept = ociImage();
   await pushImage(srv.url, 'keep/app', 'v1', kept, { auth: ADMIN });
@@ -59,7 +52,7 @@ test('the S3 store down during a paced GC run: nothing referenced lost, the serv
   t.after(() => sqlite.close());
   const blobRows = () => (sqlite.prepare('select count(*) as n from blobs').get() as { n: number }).n;
   const before = blobRows();
-  const first = await runGc(srv);
+  const first = await startGcRun(srv);
   // Take the store away once the run is deleting blobs: some garbage gone, most still there.
   for (let i = 0; i < 4000 && blobRows() === before; i++) await sleep(5);
   await proxy.down();
@@ -72,24 +65,17 @@ test('the S3 store down during a paced GC run: nothing referenced lost, the serv
   assert.equal((await get(`${srv.url}/v2/keep/app/manifests/v1`, { auth: ADMIN, headers: { accept: kept.manifest.mediaType } })).status, 200);
 
   await proxy.up();
-  const second = await finished(srv, (await runGc(srv)).id);
+  const second = await finished(srv, (await startGcRun(srv)).id);
   assert.equal(second.status, 'finished', JSON.stringify(second));
   assert.equal(second.failed, 0);
   assert.ok(second.blobs > 0, 'the second run deleted what the first left');
 
   // Everything referenced is there and verifies; nothing unreferenced is left.
-  for (const [digest] of kept.blobs) {
-    const blob = await get(`${srv.url}/v2/keep/app/blobs/${digest}`, { auth: ADMIN });
-    assert.equal(blob.status, 200);
-    assert.equal(sha256(blob.body), digest);
-  }
-  for (const image of images.filter((i) => i.tag !== null).slice(0, 20)) {
-    assert.equal((await request('GET', `${srv.url}/v2/${image.repository}/manifests/${image.tag}`, { auth: ADMIN, headers: { accept: image.mediaType } })).status, 200);
-    for (const blob of image.blobs) assert.equal((await request('HEAD', `${srv.url}/v2/${image.repository}/blobs/${blob.digest}`, { auth: ADMIN })).status, 200);
-  }
-  const referenced = new Set((sqlite.prepare('select digest from repository_blobs union select digest from manifests').all() as Array<{ digest: string }>).map((r) => r.digest));
-  const stored = new Set((await storageKeys(srv, 'blobs/')).map((key) => `sha256:${key.split('/').pop()}`));
-  assert.deepEqual([...referenced].filter((d) => !stored.has(d)), [], 'nothing referenced is missing');
-  assert.deepEqual([...stored].filter((d) => !referenced.has(d)), [], 'nothing unreferenced is left');
-  assert.equal(referenced.size, (sqlite.prepare("select count(*) as n from blobs where state = 'live'").get() as { n: number }).n);
+  await assertStoreHoldsExactlyTheReferences(srv, {
+    kept,
+    keptRepository: 'keep/app',
+    images,
+    referenced: new Set((sqlite.prepare('select digest from repository_blobs union select digest from manifests').all() as Array<{ digest: string }>).map((r) => r.digest)),
+    live: (sqlite.prepare("select count(*) as n from blobs where state = 'live'").get() as { n: number }).n,
+  });
 });
