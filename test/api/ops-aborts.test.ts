@@ -57,12 +57,14 @@ describe('client aborts', () => {
 
     const expected = { upload: 2 * N, manifest: N, blob: N };
     let text = '';
-    // The server learns of each hang-up on its own schedule: wait until all are counted.
+    const abortLines = () => logLines(srv.logs().slice(logStart)).filter((l) => l.msg === 'request aborted').length;
+    // The server learns of each hang-up on its own schedule, and its log line reaches this process
+    // through a pipe, possibly after /metrics already counts it: wait until both have all of them.
     const deadline = Date.now() + 20_000;
     for (;;) {
       text = await metrics();
-      const done = Object.entries(expected).every(([route, n]) => sum(text, 'wharf_http_client_aborts_total', { route }) >= n);
-      if (done || Date.now() > deadline) break;
+      const counted = Object.entries(expected).every(([route, n]) => sum(text, 'wharf_http_client_aborts_total', { route }) >= n);
+      if ((counted && abortLines() >= 4 * N) || Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.equal(sum(text, 'wharf_http_client_aborts_total', { route: 'upload', method: 'PATCH' }), N, 'aborted PATCHes');
