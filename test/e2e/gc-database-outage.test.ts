@@ -12,12 +12,12 @@ import pg from 'pg';
 import { seedDatabase } from '../../bench/gc-data.js';
 import type { GcReport } from '../../src/gc/report.js';
 import { filesystemDriver } from '../../src/storage/fs-driver.js';
-import { get, pushImage, request } from '../fixtures/http.js';
+import { pushImage, request } from '../fixtures/http.js';
 import { ociImage } from '../fixtures/images.js';
 import { makeTempDir, removeDir } from '../fixtures/paths.js';
 import { postgresSkipReason, privatePostgres } from '../fixtures/postgres.js';
 import { startWharf, type WharfServer } from '../fixtures/server.js';
-import { adminEnv, assertStoreHoldsExactlyTheReferences, requestGcRun, startGcRun, ADMIN } from './gc-outage-support.js';
+import { adminEnv, assertStoreHoldsExactlyTheReferences, requestGcRun, startGcRun, ADMIN } from './gc-fault-support.js';
 import { assertAlive, waitForReadiness } from '../integration/faults-support.js';
 
 /** The run's stored report once it no longer says `running` (answers may be 503 while the database is down). */

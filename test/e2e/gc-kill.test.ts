@@ -19,14 +19,10 @@ import { createClientEnv, missingClients } from '../fixtures/clients.js';
 import { request } from '../fixtures/http.js';
 import { makeTestImages } from '../fixtures/images.js';
 import { makeTempDir, removeDir } from '../fixtures/paths.js';
-import { startWharf, storageKeys, type WharfServer } from '../fixtures/server.js';
+import { startWharf, storageKeys } from '../fixtures/server.js';
+import { ADMIN, adminEnv, requestGcRun } from './gc-fault-support.js';
 
-const ADMIN = { username: 'root', password: 'root-password-1' };
-const env = { WHARF_ADMIN_USER: ADMIN.username, WHARF_ADMIN_PASSWORD: ADMIN.password };
 const LEASE_SECONDS = 5;
-
-const startGc = (srv: WharfServer) =>
-  request('POST', `${srv.url}/api/v1/gc`, { auth: ADMIN, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ graceSeconds: 0 }) });
 
 describe('kill -9 or SIGTERM during GC', { skip: missingClients('skopeo') }, () => {
   // Also paced (gc.dutyCycle below 1: small steps, rests between them, docs/gc.md).
@@ -46,7 +42,7 @@ describe('kill -9 or SIGTERM during GC', { skip: missingClients('skopeo') }, () 
       const images = await seedSqlite(dataDir, filesystemDriver(path.join(dataDir, 'storage')), spec);
 
       const config = { gc: { schedule: 'off', untaggedGraceHours: 0, leaseSeconds: LEASE_SECONDS, dutyCycle }, log: { accessLog: false } };
-      const first = await startWharf({ dataDir, config, env });
+      const first = await startWharf({ dataDir, config, env: adminEnv });
       t.after(() => first.stop());
       const c = await createClientEnv({ registries: [first.host] });
       t.after(() => c.cleanup());
@@ -58,7 +54,7 @@ describe('kill -9 or SIGTERM during GC', { skip: missingClients('skopeo') }, () 
       t.after(() => sqlite.close());
       const blobRows = () => (sqlite.prepare('select count(*) as n from blobs').get() as { n: number }).n;
       const before = blobRows();
-      assert.equal((await startGc(first)).status, 202);
+      assert.equal((await requestGcRun(first)).status, 202);
       // Kill it once it is deleting: some garbage gone, most still there.
       for (let i = 0; i < 2000 && blobRows() === before; i++) await sleep(5);
       const signalledAt = Date.now();
@@ -74,15 +70,15 @@ describe('kill -9 or SIGTERM during GC', { skip: missingClients('skopeo') }, () 
         assert.equal(exit.code, 0, 'a clean exit');
       }
 
-      const second = await startWharf({ dataDir, config, env, port: first.port });
+      const second = await startWharf({ dataDir, config, env: adminEnv, port: first.port });
       t.after(() => second.stop());
       // Until the dead holder's lease expires, a new run is refused; then it goes. A run stopped
       // by SIGTERM let its lease go: the next one starts at once.
-      let started = await startGc(second);
+      let started = await requestGcRun(second);
       if (signal === 'SIGTERM') assert.equal(started.status, 202, started.text());
       for (let i = 0; started.status === 409 && i < 100; i++) {
         await sleep(200);
-        started = await startGc(second);
+        started = await requestGcRun(second);
       }
       assert.equal(started.status, 202, started.text());
       let report = started.json<GcReport>();

@@ -17,7 +17,7 @@ import { ociImage } from '../fixtures/images.js';
 import { makeTempDir, removeDir } from '../fixtures/paths.js';
 import { s3SkipReason, s3TestEnv, uniquePrefix } from '../fixtures/s3.js';
 import { startWharf, type WharfServer } from '../fixtures/server.js';
-import { adminEnv, assertStoreHoldsExactlyTheReferences, startGcRun, ADMIN } from './gc-outage-support.js';
+import { adminEnv, assertStoreHoldsExactlyTheReferences, startGcRun, ADMIN } from './gc-fault-support.js';
 import { startTcpProxy } from '../fixtures/tcp-proxy.js';
 
 async function finished(srv: WharfServer, id: string): Promise<GcReport> {

@@ -1,6 +1,6 @@
 /**
- * What the GC outage tests (store and database) share: starting a run as the admin, and the
- * end state every outage must leave once the next run finished.
+ * What the GC fault tests (a process killed, the store or the database down) share: the admin
+ * who starts runs, and the end state every outage must leave once the next run finished.
  */
 import assert from 'node:assert/strict';
 import type { BenchImage } from '../../bench/gc-data.js';
