@@ -273,19 +273,23 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
   gcSchedule = scheduleGc(config.gc.schedule, gc, logger.child({ component: 'gc' }));
 
   const mib = (bytes: number) => Math.round(bytes / 1048576);
-  const idleMemory = idleMemoryReclaimer(({ rssBefore, rssAfterCollections, rssAfter, releasedBuffers, durationMs, trimSkipped }) =>
-    logger.debug(
-      {
-        rssBeforeMiB: mib(rssBefore),
-        rssAfterCollectionsMiB: mib(rssAfterCollections),
-        rssAfterMiB: mib(rssAfter),
-        releasedBufferMiB: mib(releasedBuffers),
-        durationMs: Math.round(durationMs),
-        ...(trimSkipped ? { trimSkipped } : {}),
-      },
-      'idle: memory collected',
-    ),
-  );
+  const idleMemory = idleMemoryReclaimer({
+    // The background writer's worker thread starts again at the next write.
+    release: async () => ((await background?.park()) ? ['database background writer'] : []),
+    onCollect: ({ rssBefore, rssAfterCollections, rssAfter, releasedBuffers, released, durationMs, trimSkipped }) =>
+      logger.debug(
+        {
+          rssBeforeMiB: mib(rssBefore),
+          rssAfterCollectionsMiB: mib(rssAfterCollections),
+          rssAfterMiB: mib(rssAfter),
+          releasedBufferMiB: mib(releasedBuffers),
+          released,
+          durationMs: Math.round(durationMs),
+          ...(trimSkipped ? { trimSkipped } : {}),
+        },
+        'idle: memory collected',
+      ),
+  });
 
   let closing: Promise<void> | undefined;
   return {

@@ -14,6 +14,8 @@ export interface IdleCollection {
   rssAfter: number;
   /** Bytes of pooled stream buffers let go before the collections. */
   releasedBuffers: number;
+  /** What the `release` option let go (names of the parts it stopped), before the collections. */
+  released: string[];
   /** RSS after the collections, before the native heap was trimmed. */
   rssAfterCollections: number;
   /** Why the native heap was not trimmed (no glibc, the FFI did not load); absent when it was. */
@@ -29,11 +31,18 @@ export interface IdleCollection {
  * the first CHECK_MS window with the event loop under IDLE_UTILIZATION runs full collections —
  * two, as V8 shrinks the young generation only when the previous collection measured a low
  * allocation rate. Before them it empties the buffer pools (buffer-pool.ts), so that the buffers
- * kept for the next stream are freed too; after them it trims the native heap (native-heap.ts),
+ * kept for the next stream are freed too, and calls `release` (parts that can stop while idle and
+ * start again when needed, such as the SQLite background worker); after them it trims the native heap (native-heap.ts),
  * which is where the freed request and stream buffers were. Never while busy, and once per idle
  * period.
  */
-export function idleMemoryReclaimer(onCollect: (collection: IdleCollection) => void = () => undefined): { stop(): void } {
+export interface IdleMemoryOptions {
+  /** Stops what is not needed while idle; resolves the names of what it stopped. */
+  release?(): Promise<string[]>;
+  onCollect?(collection: IdleCollection): void;
+}
+
+export function idleMemoryReclaimer(options: IdleMemoryOptions = {}): { stop(): void } {
   let collect: (() => void) | undefined;
   // Loaded at the first idle window, not at start-up: a server that never idles pays nothing.
   let trimmer: Promise<NativeHeapTrimmer> | undefined;
@@ -56,13 +65,17 @@ export function idleMemoryReclaimer(onCollect: (collection: IdleCollection) => v
     if (stopped) return;
     const rssBefore = process.memoryUsage.rss();
     const started = performance.now();
+    // A part that fails to stop stays as it was: the collections still run.
+    const released = (await options.release?.().catch(() => [])) ?? [];
+    if (stopped) return;
     const releasedBuffers = releasePooledBuffers();
     collect();
     collect();
     const rssAfterCollections = process.memoryUsage.rss();
     if ('trim' in native) native.trim();
-    onCollect({
+    options.onCollect?.({
       rssBefore,
+      released,
       rssAfterCollections,
       rssAfter: process.memoryUsage.rss(),
       releasedBuffers,

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { CompiledQuery, SqliteAdapter } from 'kysely';
-import type { BackgroundCommand, BackgroundReply, BackgroundRequest, CheckpointResult, CompiledStatement } from './background-protocol.js';
+import type { BackgroundCommand, BackgroundInit, BackgroundReply, BackgroundRequest, CheckpointResult, CompiledStatement } from './background-protocol.js';
 import type { Db } from './database.js';
 
 export type { CheckpointResult, CompiledStatement } from './background-protocol.js';
@@ -23,6 +23,11 @@ export interface BackgroundWriter {
   checkpoint(mode: 'PASSIVE' | 'TRUNCATE'): Promise<CheckpointResult | undefined>;
   /** Whether writes run off the event loop (false: inline, on the main connection). */
   readonly offThread: boolean;
+  /**
+   * Stops the worker thread while nothing is asked of it (an idle server: its isolate and
+   * connection are ~15 MiB); the next write or checkpoint starts another. Resolves whether it stopped.
+   */
+  park(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -52,8 +57,19 @@ export function inlineWriter(db: Db): BackgroundWriter {
     async checkpoint() {
       return undefined;
     },
+    async park() {
+      return false;
+    },
     async close() {},
   };
+}
+
+/** One worker thread and its connection; `ask` sends a command and waits for the answer. */
+interface WorkerHandle {
+  ask(request: BackgroundCommand): Promise<BackgroundReply & { ok: true }>;
+  /** Owes no answer. */
+  readonly quiet: boolean;
+  close(): Promise<void>;
 }
 
 export async function startBackgroundWriter(db: Db, options: BackgroundOptions): Promise<BackgroundWriter> {
@@ -61,26 +77,83 @@ export async function startBackgroundWriter(db: Db, options: BackgroundOptions):
   const path = options.sqlitePath;
   if (!(db.getExecutor().adapter instanceof SqliteAdapter) || !path || path === ':memory:') return inline;
 
+  let failed: Error | undefined;
+  let closing = false;
+  const fail = (error: Error) => {
+    if (failed) return;
+    failed = error;
+    if (!closing) options.onError(error);
+  };
+  const spawn = () => spawnWorker({ path, busyTimeoutMs: options.busyTimeoutMs ?? 2_000, checkpointIntervalMs: options.checkpointIntervalMs ?? 100 }, options, fail);
+
+  // Started now, so that a worker that cannot start turns the writer inline at start-up.
+  let current: Promise<WorkerHandle> | undefined = spawn();
+  try {
+    await current;
+  } catch (error) {
+    options.onError(error);
+    return inline;
+  }
+  const worker = () => (current ??= spawn().catch((error: unknown) => {
+    fail(error instanceof Error ? error : new Error(String(error)));
+    throw error;
+  }));
+
+  return {
+    offThread: true,
+    async write(statements) {
+      if (statements.length === 0) return;
+      const handle = failed ? undefined : await worker().catch(() => undefined);
+      if (!handle) return inline.write(statements);
+      await handle.ask({ kind: 'write', statements: statements.map((s) => ({ sql: s.sql, parameters: s.parameters })) });
+    },
+    async checkpoint(mode) {
+      const handle = failed ? undefined : await worker().catch(() => undefined);
+      return handle && (await handle.ask({ kind: 'checkpoint', mode })).checkpoint;
+    },
+    async park() {
+      const running = current;
+      if (closing || failed || !running) return false;
+      const handle = await running.catch(() => undefined);
+      // Work is in flight, or another call parked or replaced it meanwhile: it stays.
+      if (!handle || !handle.quiet || current !== running) return false;
+      current = undefined;
+      // Its last checkpoint copies what it had not yet; the main connection checkpoints the rest.
+      await handle.ask({ kind: 'checkpoint', mode: 'PASSIVE' }).catch(() => undefined);
+      await handle.close();
+      return true;
+    },
+    async close() {
+      if (closing) return;
+      closing = true;
+      const handle = await current?.catch(() => undefined);
+      current = undefined;
+      await handle?.close();
+    },
+  };
+}
+
+async function spawnWorker(init: BackgroundInit, options: BackgroundOptions, onFailure: (error: Error) => void): Promise<WorkerHandle> {
   const worker = new Worker(new URL('./sqlite-background-worker.js', import.meta.url), {
-    workerData: { path, busyTimeoutMs: options.busyTimeoutMs ?? 2_000, checkpointIntervalMs: options.checkpointIntervalMs ?? 100 },
+    workerData: init,
     // It only holds a connection and a few statements.
     resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 },
   });
   worker.unref();
   const pending = new Map<number, { resolve: (reply: BackgroundReply & { ok: true }) => void; reject: (error: Error) => void }>();
   let nextId = 1;
-  let failed: Error | undefined;
+  let ended: Error | undefined;
   let closing = false;
 
-  const fail = (error: Error) => {
-    if (failed) return;
-    failed = error;
+  const end = (error: Error) => {
+    if (ended) return;
+    ended = error;
     for (const waiter of pending.values()) waiter.reject(error);
     pending.clear();
-    if (!closing) options.onError(error);
+    if (!closing) onFailure(error);
   };
-  worker.on('error', fail);
-  worker.on('exit', (code) => fail(new Error(`the SQLite background worker exited (code ${code})`)));
+  worker.on('error', end);
+  worker.on('exit', (code) => end(new Error(`the SQLite background worker exited (code ${code})`)));
   worker.on('message', (reply: BackgroundReply) => {
     if (reply.id === 0) {
       if (reply.ok && reply.checkpoint) options.onCheckpoint?.(reply.checkpoint);
@@ -95,7 +168,7 @@ export async function startBackgroundWriter(db: Db, options: BackgroundOptions):
   });
 
   const ask = (request: BackgroundCommand): Promise<BackgroundReply & { ok: true }> => {
-    if (failed) return Promise.reject(failed);
+    if (ended) return Promise.reject(ended);
     const id = nextId++;
     return new Promise((resolve, reject) => {
       pending.set(id, { resolve, reject });
@@ -103,6 +176,15 @@ export async function startBackgroundWriter(db: Db, options: BackgroundOptions):
       worker.ref();
       worker.postMessage({ ...request, id } satisfies BackgroundRequest);
     });
+  };
+  const close = async () => {
+    if (closing) return;
+    closing = true;
+    if (ended) return;
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    await ask({ kind: 'close' }).catch(() => undefined);
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+    await worker.terminate();
   };
 
   // The worker opened the file once it answers.
@@ -115,33 +197,17 @@ export async function startBackgroundWriter(db: Db, options: BackgroundOptions):
       }),
     ]);
   } catch (error) {
-    options.onError(error);
     closing = true;
     await worker.terminate();
-    return inline;
+    throw error;
   } finally {
     clearTimeout(timer);
   }
-
   return {
-    offThread: true,
-    async write(statements) {
-      if (statements.length === 0) return;
-      if (failed) return inline.write(statements);
-      await ask({ kind: 'write', statements: statements.map((s) => ({ sql: s.sql, parameters: s.parameters })) });
+    ask,
+    get quiet() {
+      return pending.size === 0;
     },
-    async checkpoint(mode) {
-      if (failed) return undefined;
-      return (await ask({ kind: 'checkpoint', mode })).checkpoint;
-    },
-    async close() {
-      if (closing) return;
-      closing = true;
-      if (failed) return;
-      const exited = new Promise((resolve) => worker.once('exit', resolve));
-      await ask({ kind: 'close' }).catch(() => undefined);
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
-      await worker.terminate();
-    },
+    close,
   };
 }

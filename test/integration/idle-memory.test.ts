@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { get, pushImage } from '../fixtures/http.js';
+import { ociImage } from '../fixtures/images.js';
 import { startWharfFor } from '../fixtures/server.js';
 import { pushStreamedBlob } from './mirror-fixtures.js';
 
@@ -16,12 +18,13 @@ interface Collection {
   rssAfterCollectionsMiB: number;
   rssAfterMiB: number;
   releasedBufferMiB: number;
+  released: string[];
   trimSkipped?: string;
 }
 
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
-test('after a 256 MiB push and pull, the idle server empties its buffer pools, runs its idle collection and trims the native heap', async (t) => {
+test('after a 256 MiB push and pull, the idle server empties its buffer pools, stops its background writer, runs its idle collection and trims the native heap; writes go on after it', async (t) => {
   const srv = await startWharfFor(t, { config: { log: { level: 'debug' } } });
   const collections = () =>
     srv
@@ -58,5 +61,19 @@ test('after a 256 MiB push and pull, the idle server empties its buffer pools, r
   // (test/unit/native-heap.test.ts shows the trim itself giving memory back).
   assert.equal(after.trimSkipped, undefined, `native heap not trimmed: ${after.trimSkipped}`);
   assert.ok(after.rssAfterMiB <= after.rssAfterCollectionsMiB + 1, JSON.stringify(after));
+  // The SQLite background writer's thread stopped while idle ...
+  assert.deepEqual(after.released, ['database background writer']);
+  // ... and the next pulls start it again: their counts reach the database through it.
+  const image = ociImage();
+  await pushImage(srv.url, 'idle/image', 'v1', image);
+  const manifestUrl = `${srv.url}/v2/idle/image/manifests/v1`;
+  for (let i = 0; i < 3; i++) assert.equal((await get(manifestUrl, { headers: { accept: image.manifest.mediaType } })).status, 200);
+  let pullCount = 0;
+  for (let waited = 0; pullCount < 3 && waited < 10_000; waited += 100) {
+    await sleep(100);
+    pullCount = ((await get(`${srv.url}/api/v1/repositories/idle/image/-/manifests/v1`)).json() as { pullCount: number }).pullCount;
+  }
+  assert.equal(pullCount, 3, 'the pulls after the idle collection were counted');
+  assert.doesNotMatch(srv.logs(), /background writer failed/);
   t.diagnostic(`RSS after the push ${busyRss.toFixed(0)} MiB; collection ${after.rssBeforeMiB} -> ${after.rssAfterCollectionsMiB} MiB, trim -> ${after.rssAfterMiB} MiB; now ${rssMiB(srv.process.pid!).toFixed(0)} MiB`);
 });
