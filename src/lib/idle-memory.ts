@@ -60,7 +60,7 @@ export function idleMemoryReclaimer(options: IdleMemoryOptions = {}): { stop(): 
     }
     if (collected) return;
     collected = true;
-    collect ??= exposeGc();
+    collect ??= compactingCollector();
     const native = await (trimmer ??= loadNativeHeapTrimmer());
     if (stopped) return;
     const rssBefore = process.memoryUsage.rss();
@@ -69,7 +69,6 @@ export function idleMemoryReclaimer(options: IdleMemoryOptions = {}): { stop(): 
     const released = (await options.release?.().catch(() => [])) ?? [];
     if (stopped) return;
     const releasedBuffers = releasePooledBuffers();
-    collect();
     collect();
     const rssAfterCollections = process.memoryUsage.rss();
     if ('trim' in native) native.trim();
@@ -94,8 +93,25 @@ export function idleMemoryReclaimer(options: IdleMemoryOptions = {}): { stop(): 
   };
 }
 
-/** V8's `gc()`, which Node does not expose without the flag; the flag only adds the function. */
-function exposeGc(): () => void {
+/**
+ * Two full collections that move the live objects of every old-space page together, so that the
+ * pages left empty go back to the system. V8's own collections compact only the pages it finds
+ * most fragmented (its memory reducer, which compacts for an idle heap, is off: bin/wharf); after
+ * a burst of work that left ~10 MiB of old space committed but unused. The flag is set for these
+ * two collections only: compacting every page costs more than the heuristic, which is fine while
+ * idle and not under load. `gc()` is V8's, which Node does not expose without its flag; that flag
+ * only adds the function.
+ */
+export function compactingCollector(): () => void {
   setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
+  const gc = runInNewContext('gc') as () => void;
+  return () => {
+    setFlagsFromString('--compact-on-every-full-gc');
+    try {
+      gc();
+      gc();
+    } finally {
+      setFlagsFromString('--no-compact-on-every-full-gc');
+    }
+  };
 }
