@@ -15,8 +15,15 @@ interface SocketMark {
   written: number;
 }
 
-/** Per socket: its byte counters when its previous request finished (keep-alive carries many). */
-const marks = new WeakMap<object, SocketMark>();
+/*
+ * What requestEnd keeps per socket and per request lives on the object itself, under a symbol,
+ * not in WeakMaps: a WeakMap entry per request kept ~25 % of a manifest GET's short-lived objects
+ * alive through a young-generation collection, so they were promoted and grew the old generation
+ * under load (docs/benchmarks.md, "Peak memory").
+ */
+const socketMark = Symbol('wharf.bytesAtLastRequest');
+const endOfRequest = Symbol('wharf.requestEnd');
+type Marked<K extends symbol, V> = { [key in K]?: V };
 
 /**
  * The bytes `request` moved on its socket: what the socket read and wrote since the previous
@@ -26,10 +33,14 @@ const marks = new WeakMap<object, SocketMark>();
 function transferred(request: FastifyRequest): { bytesIn: number; bytesOut: number } {
   const socket = request.raw.socket;
   if (!socket) return { bytesIn: 0, bytesOut: 0 };
-  const mark = marks.get(socket) ?? { read: 0, written: 0 };
-  const now = { read: socket.bytesRead, written: socket.bytesWritten };
-  marks.set(socket, now);
-  return { bytesIn: Math.max(0, now.read - mark.read), bytesOut: Math.max(0, now.written - mark.written) };
+  const marked = socket as typeof socket & Marked<typeof socketMark, SocketMark>;
+  const mark = (marked[socketMark] ??= { read: 0, written: 0 });
+  const bytesIn = Math.max(0, socket.bytesRead - mark.read);
+  const bytesOut = Math.max(0, socket.bytesWritten - mark.written);
+  // Updated in place: one mark object for the socket's life.
+  mark.read = socket.bytesRead;
+  mark.written = socket.bytesWritten;
+  return { bytesIn, bytesOut };
 }
 
 /** How a request ended. */
@@ -43,7 +54,6 @@ export interface RequestEnd {
   bytesOut: number;
 }
 
-const ends = new WeakMap<FastifyRequest, RequestEnd>();
 
 /**
  * How `request` ended, measured on the first call and the same for every later one. Call it from
@@ -51,12 +61,8 @@ const ends = new WeakMap<FastifyRequest, RequestEnd>();
  * went away first, while Fastify's onResponse never runs for the latter.
  */
 export function requestEnd(request: FastifyRequest, reply: FastifyReply): RequestEnd {
-  let end = ends.get(request);
-  if (!end) {
-    end = { aborted: !reply.raw.writableFinished && !reply.raw.errored, ...transferred(request) };
-    ends.set(request, end);
-  }
-  return end;
+  const marked = request as FastifyRequest & Marked<typeof endOfRequest, RequestEnd>;
+  return (marked[endOfRequest] ??= { aborted: !reply.raw.writableFinished && !reply.raw.errored, ...transferred(request) });
 }
 
 /** The route label: the surface's kind, else Fastify's route pattern (never the raw path). */
