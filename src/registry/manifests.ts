@@ -18,8 +18,16 @@ export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManife
   const { metadata, storage } = deps;
   const hooks = deps.hooks ?? plainHooks(deps.now);
   const anonymous: WriteContext = { actor: 'anonymous' };
-  // Manifests are immutable by digest, so their bytes can be cached freely.
-  const bytesByDigest = new LruCache<string, Buffer>(MANIFEST_CACHE_BYTES, (b) => b.length);
+  // Manifests are immutable by digest, so their content can be cached freely. The cache holds the
+  // whole answer, not only the bytes, and a pull returns the cached object itself: building a fresh
+  // one per GET got ~100 B of every manifest GET promoted to the old generation under load
+  // (measured; docs/benchmarks.md, "Peak memory"). So the objects are frozen: nobody may change them.
+  const contentByDigest = new LruCache<string, Readonly<ManifestContent>>(MANIFEST_CACHE_BYTES, (c) => c.bytes.length);
+  const remember = (info: ManifestInfo, bytes: Buffer): Readonly<ManifestContent> => {
+    const content = Object.freeze({ digest: info.digest, mediaType: info.mediaType, size: info.size, bytes });
+    contentByDigest.set(info.digest, content);
+    return content;
+  };
 
   async function resolve(repository: string, reference: string, accept?: Set<string>): Promise<ManifestInfo> {
     const byDigest = looksLikeDigest(reference);
@@ -60,9 +68,11 @@ export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManife
     }
   }
 
-  async function loadBytes(info: ManifestInfo, repository: string): Promise<Buffer> {
-    const cached = bytesByDigest.get(info.digest);
-    if (cached) return cached;
+  async function loadContent(info: ManifestInfo, repository: string): Promise<Readonly<ManifestContent>> {
+    const cached = contentByDigest.get(info.digest);
+    // The same bytes may be recorded with another media type in another repository.
+    if (cached?.mediaType === info.mediaType && cached.size === info.size) return cached;
+    if (cached) return remember(info, cached.bytes);
     const chunks: Buffer[] = [];
     try {
       for await (const chunk of await storage.read(blobKey(parseDigest(info.digest)))) chunks.push(chunk as Buffer);
@@ -73,17 +83,14 @@ export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManife
       }
       throw error;
     }
-    const bytes = Buffer.concat(chunks);
-    bytesByDigest.set(info.digest, bytes);
-    return bytes;
+    return remember(info, Buffer.concat(chunks));
   }
 
   return {
     statManifest: resolve,
 
     async getManifest(repository, reference, accept): Promise<ManifestContent> {
-      const info = await resolve(repository, reference, accept);
-      return { ...info, bytes: await loadBytes(info, repository) };
+      return loadContent(await resolve(repository, reference, accept), repository);
     },
 
     async putManifest(repository, reference, body, contentTypeHeader, context = anonymous) {
@@ -120,7 +127,7 @@ export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManife
         if (tag) await hooks.setTag(tx, repository, tag, digest.value, { ...context, via: 'push' });
         return added;
       });
-      bytesByDigest.set(digest.value, body);
+      remember({ digest: digest.value, mediaType: parsed.mediaType, size: body.length }, body);
       usageCommitted(deps, change);
       return { digest: digest.value, ...(parsed.subject ? { subject: parsed.subject.digest } : {}) };
     },
