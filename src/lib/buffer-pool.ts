@@ -4,28 +4,43 @@ const livePools = new Set<WeakRef<BufferPool>>();
 /**
  * A small free list of equally sized buffers. Streaming a blob through fresh buffers costs a page
  * fault per 4 KiB and a GC of external memory per few dozen MiB; reusing a handful of buffers
- * costs neither. Retains at most `keep` buffers, and none once `release` is called (until the
- * next busy stretch fills it again).
+ * costs neither. Keeps at least `keep` buffers and, while more are lent out at once, as many as
+ * were lent at the busiest moment, up to `keepAtMost`: a buffer dropped while as many are still
+ * needed is garbage that only a full collection frees (it lived through a stream, so it was
+ * promoted), and it was replaced by a fresh one. None are kept once `release` is called (until
+ * the next busy stretch fills it again).
  */
 export class BufferPool {
   private free: Buffer[] = [];
+  private lent = 0;
+  private mostLent = 0;
 
-  constructor(readonly size: number, private readonly keep: number) {
+  constructor(
+    readonly size: number,
+    private readonly keep: number,
+    private readonly keepAtMost = keep,
+  ) {
     livePools.add(new WeakRef(this));
   }
 
   take(): Buffer {
+    this.lent += 1;
+    this.mostLent = Math.max(this.mostLent, this.lent);
     return this.free.pop() ?? Buffer.allocUnsafeSlow(this.size);
   }
 
   give(buffer: Buffer): void {
-    if (this.free.length < this.keep && buffer.length === this.size) this.free.push(buffer);
+    this.lent = Math.max(0, this.lent - 1);
+    const limit = Math.min(this.keepAtMost, Math.max(this.keep, this.mostLent));
+    if (this.free.length < limit && buffer.length === this.size) this.free.push(buffer);
   }
 
   /** Lets go of the buffers kept for reuse; returns their bytes. */
   release(): number {
     const bytes = this.free.length * this.size;
     this.free = [];
+    // The busiest moment is measured again from what is lent now.
+    this.mostLent = this.lent;
     return bytes;
   }
 }

@@ -20,7 +20,8 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
   const path = (key: string) => join(rootDirectory, key);
   const uploadData = (id: string) => join(rootDirectory, 'uploads', id, 'data');
   const tmpDirectory = join(rootDirectory, 'tmp');
-  const readBuffers = new BufferPool(STREAM_HIGH_WATER_MARK, 16);
+  // Two per stream (one being read, one being sent): 32 for 16 pulls at once, at most 64 MiB.
+  const readBuffers = new BufferPool(STREAM_HIGH_WATER_MARK, 16, 64);
 
   /** Opens a file the store should hold; a missing one is reported as `key` not found. */
   async function openExisting(file: string, flags: 'r' | 'r+', key: string): Promise<FileHandle> {

@@ -14,6 +14,21 @@ test('a pool hands back the buffers it was given, keeping at most its limit', ()
   assert.notEqual(pool.take(), c);
 });
 
+test('a pool keeps as many as were lent at its busiest moment, up to its ceiling, until released', () => {
+  const pool = new BufferPool(1024, 2, 5);
+  const busy = Array.from({ length: 8 }, () => pool.take());
+  for (const buffer of busy) pool.give(buffer);
+  // 8 were lent at once: 5 (the ceiling) come back, not 2.
+  const again = Array.from({ length: 6 }, () => pool.take());
+  assert.equal(again.filter((b) => busy.includes(b)).length, 5);
+  for (const buffer of again) pool.give(buffer);
+  pool.release();
+  // Released: the busiest moment starts over from what is lent now (nothing), so the floor applies.
+  const quiet = Array.from({ length: 3 }, () => pool.take());
+  for (const buffer of quiet) pool.give(buffer);
+  assert.equal(Array.from({ length: 3 }, () => pool.take()).filter((b) => quiet.includes(b)).length, 3, 'three were lent at once since the release');
+});
+
 test('releasing empties every live pool and reports the bytes let go', () => {
   releasePooledBuffers(); // pools of other tests in this process
   const small = new BufferPool(1024, 4);
