@@ -2,7 +2,8 @@
 // hot-path-probe.mjs: what one request or one pushed MiB costs the server, in measures that other
 // load on the machine does not change much: server CPU time, fsync/fdatasync and write(2) calls,
 // page faults (perf's software counters and syscall tracepoints, no hardware counters needed), GC
-// runs and bytes allocated on the JS heap (--trace-gc-nvp), bytes the metadata files grew, and
+// runs, bytes allocated on the JS heap and bytes promoted to the old generation (--trace-gc-nvp;
+// promoted garbage grows the heap until a full collection), bytes the metadata files grew, and
 // the event-loop delay and synchronous database time Wharf reports in /metrics. Wall-clock rates
 // are printed too, but only for orientation.
 //
@@ -68,7 +69,7 @@ const procStat = () => {
 const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))[1]) / 1024;
 const dbBytes = () => ['wharf.db', 'wharf.db-wal'].reduce((n, f) => n + (statSync(join(work, 'data', f), { throwIfNoEntry: false })?.size ?? 0), 0);
 const gcSince = (offset) => {
-  const runs = { scavenges: 0, markCompacts: 0, pauseMs: 0, allocatedMiB: 0 };
+  const runs = { scavenges: 0, markCompacts: 0, pauseMs: 0, allocatedMiB: 0, promotedMiB: 0 };
   for (const line of wharf.stdout().slice(offset).split('\n')) {
     const gc = /\bgc=(\w+)/.exec(line)?.[1];
     if (!gc) continue;
@@ -76,6 +77,8 @@ const gcSince = (offset) => {
     else runs.markCompacts += 1;
     runs.pauseMs += Number(/\bpause=([\d.]+)/.exec(line)?.[1] ?? 0);
     runs.allocatedMiB += Number(/\ballocated=(\d+)/.exec(line)?.[1] ?? 0) / MiB;
+    // What young-generation collections moved to the old generation, which only a full one frees.
+    if (gc === 's') runs.promotedMiB += Number(/\bpromoted=(\d+)/.exec(line)?.[1] ?? 0) / MiB;
   }
   return runs;
 };
@@ -143,6 +146,7 @@ async function measure(name, units, unitName, fn) {
     markCompacts: gc.markCompacts,
     gcPauseMsPerUnit: per(gc.pauseMs),
     jsAllocatedKiBPerUnit: per(gc.allocatedMiB * 1024),
+    promotedBytesPerUnit: per(gc.promotedMiB * MiB),
     dbGrowthBytesPerUnit: per(after.db - before.db),
     dbSyncMsPerUnit: per((after.metrics.dbSyncSeconds - before.metrics.dbSyncSeconds) * 1000),
     dbStatementsPerUnit: per(after.metrics.dbStatements - before.metrics.dbStatements),
