@@ -32,7 +32,7 @@ import { eventPublisher } from './events/publisher.js';
 import { createMetrics, observeRejections, type StoredCounts, type WharfMetrics } from './lib/metrics.js';
 import { idleMemoryReclaimer } from './lib/idle-memory.js';
 import { startBackgroundWriter, type BackgroundWriter } from './metadata/background-writer.js';
-import { openDatabase, type Db } from './metadata/database.js';
+import { openDatabase, shrinkSqliteCache, type Db } from './metadata/database.js';
 import { fastReads, type FastReads } from './metadata/fast-reads.js';
 import type { UsageChange } from './metadata/project-usage.js';
 import { metadataStore, type MetadataStore } from './metadata/store.js';
@@ -274,8 +274,16 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
 
   const mib = (bytes: number) => Math.round(bytes / 1048576);
   const idleMemory = idleMemoryReclaimer({
-    // The background writer's worker thread starts again at the next write.
-    release: async () => ((await background?.park()) ? ['database background writer'] : []),
+    // All of it comes back on use: the worker thread at the next write, the caches as queries run.
+    release: async () => {
+      const released: string[] = [];
+      if (await background?.park()) released.push('database background writer');
+      if (await shrinkSqliteCache(db!)) {
+        reads?.shrinkCache();
+        released.push('SQLite page caches');
+      }
+      return released;
+    },
     onCollect: ({ rssBefore, rssAfterCollections, rssAfter, releasedBuffers, released, durationMs, trimSkipped }) =>
       logger.debug(
         {

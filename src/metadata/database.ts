@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteAdapter, sql } from 'kysely';
 import { createFileSync, makeDirectorySync, privateModes, type FileModes } from '../lib/file-modes.js';
 import type { SyncObserver } from './group-sync.js';
 import { GroupCommitSqliteDialect, registerCommits, SqliteCommits } from './sqlite-group-commit.js';
@@ -111,4 +111,14 @@ async function migrate(db: Db): Promise<void> {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`database migration ${failed} failed: ${(error as Error).message ?? String(error)}`, { cause: error });
   }
+}
+
+/**
+ * Frees the pages SQLite caches for the main connection (an idle server's memory; the cache
+ * fills again as queries run). Resolves whether there was such a cache: PostgreSQL has none here.
+ */
+export async function shrinkSqliteCache(db: Db): Promise<boolean> {
+  if (!(db.getExecutor().adapter instanceof SqliteAdapter)) return false;
+  await sql`pragma shrink_memory`.execute(db);
+  return true;
 }

@@ -19,6 +19,8 @@ export interface PreparedRead<Row> {
 export interface FastReads {
   /** `build` runs (and the query compiles) on the first call only. */
   prepare<Row>(build: () => Compilable<Row>): PreparedRead<Row>;
+  /** Frees the pages SQLite caches for its connection (idle; they come back as reads run). */
+  shrinkCache(): void;
   close(): void;
 }
 
@@ -42,6 +44,7 @@ export function fastReads(db: Db, options: FastReadOptions = {}): FastReads {
           },
         };
       },
+      shrinkCache() {},
       close() {},
     };
   }
@@ -66,6 +69,7 @@ export function fastReads(db: Db, options: FastReadOptions = {}): FastReads {
         },
       };
     },
+    shrinkCache: () => void connection.pragma('shrink_memory'),
     close: () => connection.close(),
   };
 }

@@ -24,7 +24,7 @@ interface Collection {
 
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
-test('after a 256 MiB push and pull, the idle server empties its buffer pools, stops its background writer, runs its idle collection and trims the native heap; writes go on after it', async (t) => {
+test('after a 256 MiB push and pull, the idle server empties its buffer pools, stops its background writer, empties the SQLite page caches, runs its idle collection and trims the native heap; writes go on after it', async (t) => {
   const srv = await startWharfFor(t, { config: { log: { level: 'debug' } } });
   const collections = () =>
     srv
@@ -61,8 +61,8 @@ test('after a 256 MiB push and pull, the idle server empties its buffer pools, s
   // (test/unit/native-heap.test.ts shows the trim itself giving memory back).
   assert.equal(after.trimSkipped, undefined, `native heap not trimmed: ${after.trimSkipped}`);
   assert.ok(after.rssAfterMiB <= after.rssAfterCollectionsMiB + 1, JSON.stringify(after));
-  // The SQLite background writer's thread stopped while idle ...
-  assert.deepEqual(after.released, ['database background writer']);
+  // The SQLite background writer's thread stopped and the page caches were emptied while idle ...
+  assert.deepEqual(after.released, ['database background writer', 'SQLite page caches']);
   // ... and the next pulls start it again: their counts reach the database through it.
   const image = ociImage();
   await pushImage(srv.url, 'idle/image', 'v1', image);
