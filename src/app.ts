@@ -284,7 +284,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
       }
       return released;
     },
-    onCollect: ({ rssBefore, rssAfterCollections, rssAfter, releasedBuffers, released, durationMs, trimSkipped }) =>
+    onCollect: ({ rssBefore, rssAfterCollections, rssAfter, releasedBuffers, released, releaseFailed, durationMs, trimSkipped }) =>
       logger.debug(
         {
           rssBeforeMiB: mib(rssBefore),
@@ -294,6 +294,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
           released,
           durationMs: Math.round(durationMs),
           ...(trimSkipped ? { trimSkipped } : {}),
+          ...(releaseFailed ? { releaseFailed } : {}),
         },
         'idle: memory collected',
       ),

@@ -16,6 +16,8 @@ export interface IdleCollection {
   releasedBuffers: number;
   /** What the `release` option let go (names of the parts it stopped), before the collections. */
   released: string[];
+  /** Why `release` failed, when it did (what it had not stopped stays as it was). */
+  releaseFailed?: string;
   /** RSS after the collections, before the native heap was trimmed. */
   rssAfterCollections: number;
   /** Why the native heap was not trimmed (no glibc, the FFI did not load); absent when it was. */
@@ -66,7 +68,12 @@ export function idleMemoryReclaimer(options: IdleMemoryOptions = {}): { stop(): 
     const rssBefore = process.memoryUsage.rss();
     const started = performance.now();
     // A part that fails to stop stays as it was: the collections still run.
-    const released = (await options.release?.().catch(() => [])) ?? [];
+    let releaseFailed: string | undefined;
+    const released =
+      (await options.release?.().catch((error: unknown) => {
+        releaseFailed = error instanceof Error ? error.message : String(error);
+        return [];
+      })) ?? [];
     if (stopped) return;
     const releasedBuffers = releasePooledBuffers();
     collect();
@@ -80,6 +87,7 @@ export function idleMemoryReclaimer(options: IdleMemoryOptions = {}): { stop(): 
       releasedBuffers,
       durationMs: performance.now() - started,
       ...('unavailable' in native ? { trimSkipped: native.unavailable } : {}),
+      ...(releaseFailed ? { releaseFailed } : {}),
     });
     // The collections themselves must not make the next window look busy.
     previous = performance.eventLoopUtilization();

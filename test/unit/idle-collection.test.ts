@@ -1,11 +1,13 @@
 /**
  * The idle collection compacts the old generation: after a burst of work leaves pages half full,
  * V8's own full collections keep them committed (they compact only the most fragmented pages);
- * the idle collector's give the empty pages back.
+ * the idle collector's give the empty pages back. And a part that fails to stop for the idle
+ * period does not keep the collection from running.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
+import { idleMemoryReclaimer, type IdleCollection } from '../../src/lib/idle-memory.js';
 
 const collectorModule = new URL('../../src/lib/idle-memory.js', import.meta.url).href;
 
@@ -39,4 +41,23 @@ test('the idle collection gives back the old-space pages that plain full collect
   assert.ok(Math.abs(plain.used - idle.used) < 4, `live data differs: ${JSON.stringify({ plain, idle })}`);
   assert.ok(plain.committed - plain.used > 10, `plain collections left no fragmentation to measure: ${JSON.stringify(plain)}`);
   assert.ok(idle.committed - idle.used < 3, `the idle collection kept empty pages committed: ${JSON.stringify(idle)}`);
+});
+
+test('a part that fails to stop is reported, and the idle collection still runs', async () => {
+  const collection = await new Promise<IdleCollection>((resolve, reject) => {
+    const timeout = setTimeout(() => reject(new Error('no idle collection within 35 s')), 35_000);
+    const reclaimer = idleMemoryReclaimer({
+      release: async () => {
+        throw new Error('the worker would not stop');
+      },
+      onCollect: (c) => {
+        clearTimeout(timeout);
+        reclaimer.stop();
+        resolve(c);
+      },
+    });
+  });
+  assert.equal(collection.releaseFailed, 'the worker would not stop');
+  assert.deepEqual(collection.released, []);
+  assert.ok(collection.rssAfter > 0 && collection.durationMs >= 0, JSON.stringify(collection));
 });
