@@ -21,7 +21,8 @@
 #   ROUNDS         alternating rounds                    (default: 2)
 #   BENCH_ARGS     extra registry-bench.mjs arguments, e.g. "--quick"
 #   BENCH_TMPDIR   parent of the temporary directory     (default: $TMPDIR, else /tmp)
-#   KEEP_TMP=1     keep the temporary directory (run logs, JSON results, registry config)
+#   KEEP_TMP=1     keep the temporary directory (run logs, JSON results, registry config; not the
+#                  reference registry's stored blobs)
 #   NODE           node binary                           (default: node from PATH)
 set -euo pipefail
 
@@ -40,7 +41,13 @@ cleanup() {
     kill "$REF_PID" 2>/dev/null || true
     wait "$REF_PID" 2>/dev/null || true
   fi
-  if [[ ${KEEP_TMP:-0} == 1 ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+  if [[ ${KEEP_TMP:-0} == 1 ]]; then
+    # The results stay; the reference registry's blobs (~3 GB a run) do not.
+    rm -rf "$WORK/reference-storage"
+    echo "kept $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
