@@ -1,7 +1,7 @@
 #!/bin/bash
-# Vendored from shared/s3/ceph-rgw.sh (kept identical apart from this note and tcp_nodelay=1 on the beast
-# frontend: without it every response with a body waits ~40 ms for a delayed ACK) so the repo is self-contained.
-# Used by scripts/start-ceph.sh, which picks free ports; see /work/shared/s3/README.md for background.
+# The S3 store the tests run against (README, "Run the tests"), started by scripts/start-ceph.sh, which picks
+# free ports. tcp_nodelay=1 on the beast frontend: without it every response with a body waits
+# ~40 ms for a delayed ACK.
 # Minimal single-node Ceph (1 mon, optional mgr, 1 memstore OSD, radosgw/beast) for S3 integration tests.
 # No systemd/cephadm, cephx off, everything under DIR, binds 127.0.0.1 only.
 #

@@ -19,7 +19,6 @@ DIR=${1:?usage: start-ceph.sh [start|stop|rgw-stop|rgw-start] DIR}
 log() { echo "[start-ceph] $*" >&2; }
 
 RGW_SCRIPT=$HERE/ceph-rgw.sh
-[ -f "$RGW_SCRIPT" ] || RGW_SCRIPT=$HERE/../../shared/s3/ceph-rgw.sh
 
 if [ "$CMD" = stop ]; then
   [ -d "$DIR" ] || exit 0
