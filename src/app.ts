@@ -105,7 +105,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     background = await startBackgroundWriter(db, {
       ...(options.driver === 'sqlite' ? { sqlitePath: options.path, busyTimeoutMs: options.busyTimeoutMs } : {}),
       onCheckpoint: (result) => metrics.database.checkpointed(result.seconds),
-      onError: (error) => logger.error({ err: error }, 'database background writer failed; writing inline'),
+      onError: (error) => logger.error({ err: error }, 'database background writer failed; writing inline, a new one is tried in 30 s'),
     });
     // The hot path's reads: compiled once, on a connection of their own with SQLite.
     reads = fastReads(db, options.driver === 'sqlite' ? { sqlitePath: options.path, busyTimeoutMs: options.busyTimeoutMs, observe: metrics.database.observe } : {});

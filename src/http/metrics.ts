@@ -54,7 +54,6 @@ export interface RequestEnd {
   bytesOut: number;
 }
 
-
 /**
  * How `request` ended, measured on the first call and the same for every later one. Call it from
  * a 'close' listener of `reply.raw`: that fires once the response finished or the connection

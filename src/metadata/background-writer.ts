@@ -38,8 +38,12 @@ export interface BackgroundOptions {
   /** How often the worker looks for commits to checkpoint while writes go on (default 100 ms; idle: 10×). */
   checkpointIntervalMs?: number;
   onCheckpoint?(result: CheckpointResult): void;
-  /** The worker failed: writes continue inline (checkpoints were never only its job). */
+  /**
+   * The worker failed, or a new one did not start: writes continue inline (checkpoints were never
+   * only its job) until a new worker is tried, `retryAfterMs` later (default 30 s).
+   */
   onError(error: unknown): void;
+  retryAfterMs?: number;
 }
 
 const STARTUP_TIMEOUT_MS = 30_000;
@@ -77,43 +81,63 @@ export async function startBackgroundWriter(db: Db, options: BackgroundOptions):
   const path = options.sqlitePath;
   if (!(db.getExecutor().adapter instanceof SqliteAdapter) || !path || path === ':memory:') return inline;
 
-  let failed: Error | undefined;
   let closing = false;
-  const fail = (error: Error) => {
-    if (failed) return;
-    failed = error;
-    if (!closing) options.onError(error);
+  // The worker failed: inline until then, when the next write or checkpoint tries a new one (it
+  // is stopped and started at every idle period, so one failed start must not be for good).
+  let inlineUntil = 0;
+  const retryAfterMs = options.retryAfterMs ?? 30_000;
+  let current: Promise<WorkerHandle> | undefined;
+  const fail = (failedWorker: Promise<WorkerHandle> | undefined, error: unknown) => {
+    if (closing) return;
+    if (current === failedWorker) current = undefined;
+    inlineUntil = Date.now() + retryAfterMs;
+    options.onError(error);
   };
-  const spawn = () => spawnWorker({ path, busyTimeoutMs: options.busyTimeoutMs ?? 2_000, checkpointIntervalMs: options.checkpointIntervalMs ?? 100 }, options, fail);
+  const spawn = () => {
+    const started: Promise<WorkerHandle> = spawnWorker(
+      { path, busyTimeoutMs: options.busyTimeoutMs ?? 2_000, checkpointIntervalMs: options.checkpointIntervalMs ?? 100 },
+      options,
+      (error) => fail(started, error),
+    );
+    return started;
+  };
 
-  // Started now, so that a worker that cannot start turns the writer inline at start-up.
-  let current: Promise<WorkerHandle> | undefined = spawn();
+  // Started now, so that a file the worker cannot open shows at start-up.
+  current = spawn();
   try {
     await current;
   } catch (error) {
+    current = undefined;
     options.onError(error);
     return inline;
   }
-  const worker = () => (current ??= spawn().catch((error: unknown) => {
-    fail(error instanceof Error ? error : new Error(String(error)));
-    throw error;
-  }));
+  /** The running worker, a new one, or undefined while writes stay inline. */
+  const worker = async (): Promise<WorkerHandle | undefined> => {
+    if (closing || Date.now() < inlineUntil) return undefined;
+    const running = (current ??= spawn());
+    try {
+      return await running;
+    } catch (error) {
+      fail(running, error);
+      return undefined;
+    }
+  };
 
   return {
     offThread: true,
     async write(statements) {
       if (statements.length === 0) return;
-      const handle = failed ? undefined : await worker().catch(() => undefined);
+      const handle = await worker();
       if (!handle) return inline.write(statements);
       await handle.ask({ kind: 'write', statements: statements.map((s) => ({ sql: s.sql, parameters: s.parameters })) });
     },
     async checkpoint(mode) {
-      const handle = failed ? undefined : await worker().catch(() => undefined);
+      const handle = await worker();
       return handle && (await handle.ask({ kind: 'checkpoint', mode })).checkpoint;
     },
     async park() {
       const running = current;
-      if (closing || failed || !running) return false;
+      if (closing || !running) return false;
       const handle = await running.catch(() => undefined);
       // Work is in flight, or another call parked or replaced it meanwhile: it stays.
       if (!handle || !handle.quiet || current !== running) return false;
@@ -144,13 +168,15 @@ async function spawnWorker(init: BackgroundInit, options: BackgroundOptions, onF
   let nextId = 1;
   let ended: Error | undefined;
   let closing = false;
+  // Until it answers, a failure rejects the start (its caller reports it), not onFailure.
+  let running = false;
 
   const end = (error: Error) => {
     if (ended) return;
     ended = error;
     for (const waiter of pending.values()) waiter.reject(error);
     pending.clear();
-    if (!closing) onFailure(error);
+    if (running && !closing) onFailure(error);
   };
   worker.on('error', end);
   worker.on('exit', (code) => end(new Error(`the SQLite background worker exited (code ${code})`)));
@@ -203,6 +229,7 @@ async function spawnWorker(init: BackgroundInit, options: BackgroundOptions, onF
   } finally {
     clearTimeout(timer);
   }
+  running = true;
   return {
     ask,
     get quiet() {

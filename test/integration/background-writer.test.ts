@@ -1,10 +1,11 @@
 /**
  * The SQLite background writer's worker thread stops while idle (park) and starts again for the
  * next write: the thread really ends, nothing written is lost, a park with work in flight is
- * refused, and checkpoints and close still work after a park.
+ * refused, checkpoints and close still work after a park, and a worker that cannot start leaves
+ * the writes inline only until a later one starts.
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { sql } from 'kysely';
@@ -14,19 +15,20 @@ import { makeTempDir } from '../fixtures/paths.js';
 
 const threads = () => readdirSync('/proc/self/task').length;
 
-async function openWriter(t: { after(fn: () => unknown): void }) {
-  const file = path.join(await makeTempDir('background-'), 'wharf.db');
+async function openWriter(t: { after(fn: () => unknown): void }, retryAfterMs?: number) {
+  const dir = await makeTempDir('background-');
+  const file = path.join(dir, 'wharf.db');
   const db = await openDatabase({ driver: 'sqlite', path: file });
   await sql`create table noted (n integer primary key)`.execute(db);
   const errors: unknown[] = [];
-  const writer = await startBackgroundWriter(db, { sqlitePath: file, onError: (error) => errors.push(error) });
+  const writer = await startBackgroundWriter(db, { sqlitePath: file, onError: (error) => errors.push(error), ...(retryAfterMs ? { retryAfterMs } : {}) });
   t.after(async () => {
     await writer.close();
     await db.destroy();
   });
   const note = (n: number) => writer.write([{ sql: 'insert into noted (n) values (?)', parameters: [n] }]);
   const noted = async () => (await sql<{ n: number }>`select n from noted order by n`.execute(db)).rows.map((r) => r.n);
-  return { writer, note, noted, errors };
+  return { dir, writer, note, noted, errors };
 }
 
 test('a parked writer ends its thread and starts another for the next write; nothing written is lost', async (t) => {
@@ -77,4 +79,31 @@ test('close after a park ends cleanly, and the writer asks nothing of a stopped 
   assert.equal(threads(), before, 'close started no worker');
   assert.equal(await writer.park(), false);
   assert.deepEqual(errors, []);
+});
+
+test('a worker that cannot start again leaves the writes inline, and a later write starts one once it can', async (t) => {
+  const { dir, writer, note, noted, errors } = await openWriter(t, 200);
+  await note(1);
+  const running = threads();
+  assert.equal(await writer.park(), true);
+  const parked = threads();
+
+  // The file's directory is gone from its path: the main connection keeps its open file, a new
+  // worker cannot open one.
+  renameSync(dir, `${dir}-away`);
+  try {
+    await note(2);
+    assert.equal(errors.length, 1, 'the failed start is reported once');
+    assert.equal(threads(), parked, 'no worker runs');
+    await note(3);
+    assert.equal(errors.length, 1, 'within retryAfterMs the writes stay inline without another try');
+  } finally {
+    renameSync(`${dir}-away`, dir);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  await note(4);
+  assert.equal(threads(), running, 'a new worker started');
+  assert.ok(await writer.checkpoint('PASSIVE'), 'and it answers');
+  assert.deepEqual(await noted(), [1, 2, 3, 4], 'nothing written was lost');
+  assert.equal(errors.length, 1);
 });
