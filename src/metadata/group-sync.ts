@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 
 /** Told after each flush: how long it took and how many waiting writers it answered. */
 export type SyncObserver = (seconds: number, writers: number) => void;
@@ -48,24 +48,39 @@ export class GroupSync {
   }
 }
 
+/** fsync of one file, with the descriptor it keeps open for that. */
+export interface FileFlush {
+  flush(): Promise<void>;
+  /** Closes the descriptor; a later flush opens the file again. */
+  close(): Promise<void>;
+}
+
 /**
- * fsync of the file at `path`, opened for the flush: a descriptor kept open would outlive the
- * file when SQLite removes its WAL on close. A file that is gone has nothing left to flush
- * (SQLite checkpoints the WAL into the database, synced, before it removes it).
+ * fsync of the file at `path`. The file is opened by the first flush that finds it (a file that
+ * is not there yet has nothing to flush) and kept open: opening and closing it around every fsync
+ * were two more trips through the thread pool for every commit, on the path of every write's
+ * answer. Kept only as long as the file keeps its name: SQLite removes its WAL when the database's
+ * last connection closes, and the caller closes this with that connection (GroupCommitDriver).
  */
-export function fileFlush(path: string): () => Promise<void> {
-  return async () => {
-    let handle;
-    try {
-      handle = await open(path, 'r');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
-    }
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+export function fileFlush(path: string): FileFlush {
+  let opening: Promise<FileHandle | undefined> | undefined;
+  const handle = () =>
+    (opening ??= open(path, 'r').then(
+      (opened) => opened,
+      (error: NodeJS.ErrnoException) => {
+        opening = undefined;
+        if (error.code === 'ENOENT') return undefined;
+        throw error;
+      },
+    ));
+  return {
+    async flush() {
+      await (await handle())?.sync();
+    },
+    async close() {
+      const closing = opening;
+      opening = undefined;
+      await (await closing?.catch(() => undefined))?.close();
+    },
   };
 }

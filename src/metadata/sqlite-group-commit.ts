@@ -1,5 +1,5 @@
 import { SqliteDialect, SqliteDriver, type Driver, type SqliteDialectConfig } from 'kysely';
-import { fileFlush, GroupSync, type SyncObserver } from './group-sync.js';
+import { fileFlush, GroupSync, type FileFlush, type SyncObserver } from './group-sync.js';
 
 /**
  * Group commit for the one SQLite connection of a process.
@@ -22,11 +22,18 @@ import { fileFlush, GroupSync, type SyncObserver } from './group-sync.js';
 export class SqliteCommits {
   private wrote = false;
   private relaxed = false;
+  private readonly walFile: FileFlush | undefined;
   private readonly wal: GroupSync | undefined;
 
   /** `walPath` undefined: an in-memory database, nothing to flush. */
   constructor(walPath: string | undefined, observe?: SyncObserver) {
-    this.wal = walPath === undefined ? undefined : new GroupSync(fileFlush(walPath), observe);
+    this.walFile = walPath === undefined ? undefined : fileFlush(walPath);
+    this.wal = this.walFile && new GroupSync(() => this.walFile!.flush(), observe);
+  }
+
+  /** The connection closes (SQLite removes the WAL): lets go of the WAL's descriptor. */
+  async close(): Promise<void> {
+    await this.walFile?.close();
   }
 
   /** A statement that changes the database ran on the connection. */
@@ -63,6 +70,11 @@ class GroupCommitDriver extends SqliteDriver {
     const flushed = this.commits.released();
     await super.releaseConnection();
     await flushed;
+  }
+
+  override async destroy(): Promise<void> {
+    await super.destroy();
+    await this.commits.close();
   }
 }
 

@@ -94,7 +94,7 @@ export function contentLifecycle(deps: ContentDeps): ContentLifecycle {
   }
 
   return {
-    async publish(blob, putBytes, work) {
+    async publish(blob, putBytes, work, options = {}) {
       for (;;) {
         // The reservation's commit does not wait for the disk. A crash that takes it back leaves
         // `finalize` no row to make live (this loop starts over), and the bytes are at worst an
@@ -106,8 +106,15 @@ export function contentLifecycle(deps: ContentDeps): ContentLifecycle {
         }
         // The pending row keeps GC away from this digest's bytes while they are put in place;
         // a live row's refreshed touch keeps it away until `finalize` (the grace period).
-        if (outcome === 'pending') await putBytes();
-        const done = await metadata.transaction(async (tx) => ((await tx.blobs.finalize(blob.digest, now())) ? { done: true as const, value: await work(tx) } : { done: false as const }));
+        const placing = outcome === 'pending' ? putBytes() : undefined;
+        if (!options.placeDuringWork) await placing;
+        else placing?.catch(() => undefined); // awaited in the transaction below
+        const done = await metadata.transaction(async (tx) => {
+          const result = (await tx.blobs.finalize(blob.digest, now())) ? { done: true as const, value: await work(tx) } : { done: false as const };
+          // Whichever way they were put, the bytes are in place before the commit makes them visible.
+          await placing;
+          return result;
+        });
         if (done.done) return done.value;
         await settle(blob.digest);
       }

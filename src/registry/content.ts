@@ -14,10 +14,18 @@ export interface ContentPublisher {
    * Makes `blob` available and runs `work` (which adds the references) in the transaction that
    * confirms the bytes. `putBytes` runs when the bytes may be missing; it leaves them complete at
    * the blob's key or throws. Waits while GC is deleting the same digest, then puts them back.
+   *
+   * `options.placeDuringWork`: `putBytes` runs beside `work` and the commit waits for it, instead
+   * of `work` waiting for it. Only for small content (a manifest): the transaction is held open
+   * while the bytes are placed, which for a large blob's fsync would hold up every other writer.
    */
-  publish<T>(blob: BlobRecord, putBytes: () => Promise<void>, work: (tx: MetadataStore) => Promise<T>): Promise<T>;
+  publish<T>(blob: BlobRecord, putBytes: () => Promise<void>, work: (tx: MetadataStore) => Promise<T>, options?: PublishOptions): Promise<T>;
   /** A new reference to bytes that are there (mount, mirror adoption): runs `work` only if they are live, else null. */
   reference<T>(digest: string, work: (tx: MetadataStore) => Promise<T>): Promise<T | null>;
+}
+
+export interface PublishOptions {
+  placeDuringWork?: boolean;
 }
 
 export interface ReclaimedBlob {

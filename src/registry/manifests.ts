@@ -100,7 +100,6 @@ export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManife
       const byDigest = looksLikeDigest(reference);
       const expected = byDigest ? parseDigest(reference) : undefined;
       const tag = byDigest ? undefined : parseTag(reference);
-      const parsed = parseManifest(body, bareMediaType(contentTypeHeader));
       const digest = digestOf(body, expected?.algorithm ?? 'sha256');
       if (expected && expected.value !== digest.value) {
         throw new RegistryError('DIGEST_INVALID', 'manifest digest does not match the reference', {
@@ -108,28 +107,43 @@ export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManife
         });
       }
 
-      // A cheap refusal before any write; the check that counts is repeated under locks below.
-      await checkReferences(repository, parsed, metadata.blobs.sizesInRepository, metadata.manifests.sizes);
-
-      // The bytes are in place before the transaction that makes them visible; on PostgreSQL
-      // that transaction holds what the manifest references locked, so GC cannot take them away
-      // between this check and the commit (docs/gc.md).
+      // The bytes are written (durably, where no reader sees them) beside the parsing, the checks
+      // and the reservation below, and placed once the digest is reserved (publish). Not when this
+      // process stored this digest already: then they are almost surely in place, not placed again.
       const key = blobKey(digest);
+      const staging = contentByDigest.get(digest.value) ? undefined : storage.stage?.(body);
+      staging?.catch(() => undefined); // its failure is putBytes'
+      let staged = staging !== undefined;
       const putBytes = async () => {
-        if ((await storage.stat(key))?.size !== body.length) await storage.write(key, body);
+        if (!staged) return storage.write(key, body);
+        staged = false;
+        return (await staging!).place(key);
       };
-      const change = await deps.content.publish({ digest: digest.value, size: body.length }, putBytes, async (tx) => {
-        const now = deps.now();
-        await tx.repositories.ensure(repository, now);
-        await checkReferences(repository, parsed, tx.blobs.lockSizesInRepository, tx.manifests.lockSizes);
-        const added = admitUsage(deps, await tx.manifests.add(manifestEntry(repository, digest.value, body.length, parsed, now)));
-        await hooks.manifestStored(tx, { repository, digest: digest.value, mediaType: parsed.mediaType, size: body.length, parsed, tag: tag ?? null }, context);
-        if (tag) await hooks.setTag(tx, repository, tag, digest.value, { ...context, via: 'push' });
-        return added;
-      });
-      remember({ digest: digest.value, mediaType: parsed.mediaType, size: body.length }, body);
-      usageCommitted(deps, change);
-      return { digest: digest.value, ...(parsed.subject ? { subject: parsed.subject.digest } : {}) };
+      try {
+        const parsed = parseManifest(body, bareMediaType(contentTypeHeader));
+        // A cheap refusal before any write; the check that counts is repeated under locks below.
+        await checkReferences(repository, parsed, metadata.blobs.sizesInRepository, metadata.manifests.sizes);
+
+        // The bytes are in place before the transaction that makes them visible commits (staged
+        // bytes are placed while it runs: a rename, not a slow store's upload); on PostgreSQL that
+        // transaction holds what the manifest references locked, so GC cannot take them away
+        // between this check and the commit (docs/gc.md).
+        const change = await deps.content.publish({ digest: digest.value, size: body.length }, putBytes, async (tx) => {
+          const now = deps.now();
+          await tx.repositories.ensure(repository, now);
+          await checkReferences(repository, parsed, tx.blobs.lockSizesInRepository, tx.manifests.lockSizes);
+          const added = admitUsage(deps, await tx.manifests.add(manifestEntry(repository, digest.value, body.length, parsed, now)));
+          await hooks.manifestStored(tx, { repository, digest: digest.value, mediaType: parsed.mediaType, size: body.length, parsed, tag: tag ?? null }, context);
+          if (tag) await hooks.setTag(tx, repository, tag, digest.value, { ...context, via: 'push' });
+          return added;
+        }, { placeDuringWork: staging !== undefined });
+        usageCommitted(deps, change);
+        remember({ digest: digest.value, mediaType: parsed.mediaType, size: body.length }, body);
+        return { digest: digest.value, ...(parsed.subject ? { subject: parsed.subject.digest } : {}) };
+      } finally {
+        // Refused, or the digest's bytes were live already: the staged copy is not needed.
+        if (staged) void staging!.then((s) => s.discard(), () => undefined);
+      }
     },
 
     async deleteManifest(repository, reference, context = anonymous) {

@@ -108,6 +108,16 @@ export function checkedDriver(inner: StorageDriver, observer?: StorageObserver):
       return guard('pipeTo', () => pipeTo(key, range, tracked), (error) => failures.has(error));
     };
   }
+  if (inner.stage) {
+    const stage = inner.stage.bind(inner);
+    driver.stage = async (body) => {
+      const staged = await guard('stage', () => stage(body));
+      return {
+        place: (key) => (checkKey(key), guard('write', async () => (await staged.place(key), wrote('write', body.length)))),
+        discard: () => staged.discard(),
+      };
+    };
+  }
   if (inner.adopt) {
     const adopt = inner.adopt.bind(inner);
     driver.adopt = (path, key) => (checkKey(key), guard('adopt', () => adopt(path, key)));

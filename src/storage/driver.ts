@@ -38,6 +38,14 @@ export interface StorageDriver {
   write(key: string, body: Readable | Buffer): Promise<void>;
 
   /**
+   * Optional: writes `body` durably where no reader sees it yet, so that a caller can overlap the
+   * write with other work and make it the object at `key` later (`StagedObject.place`), or drop it.
+   * The filesystem store writes and fsyncs a temporary file. Stores without it are written with
+   * `write` when the object is placed.
+   */
+  stage?(body: Buffer): Promise<StagedObject>;
+
+  /**
    * Optional: makes the local file at `path` the object at `key` by moving it where the store can
    * (the filesystem store renames it: no copy) — `path` is gone afterwards. Atomic and durable
    * like `write`. For a file the process has just written itself (the mirror's spool).
@@ -95,6 +103,14 @@ export interface StorageDriver {
 
   /** Releases connections and timers. */
   close(): Promise<void>;
+}
+
+/** Bytes written by `stage`, not yet an object. */
+export interface StagedObject {
+  /** Makes the bytes the object at `key`, atomic and durable like `write`. At most once. */
+  place(key: string): Promise<void>;
+  /** Drops the bytes if they were not placed. Never throws. */
+  discard(): Promise<void>;
 }
 
 export interface ObjectStat {

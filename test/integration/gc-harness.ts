@@ -90,9 +90,14 @@ export interface HarnessOptions {
   usage?: UsageGuard;
   /** `gc.dutyCycle` (default 1, full speed). */
   dutyCycle?: number;
+  /**
+   * Keep the filesystem store's staging (a manifest PUT writes a temporary file early and places
+   * it during its transaction). Off by default: then every object write is one hooked `write`.
+   */
+  staging?: boolean;
 }
 
-function hooked(storage: StorageDriver, hook: () => StorageHook | undefined, events: string[]): StorageDriver {
+function hooked(storage: StorageDriver, hook: () => StorageHook | undefined, events: string[], staging: boolean): StorageDriver {
   const wrap = <K extends 'delete' | 'stat' | 'write' | 'commitUpload'>(name: K, keyOf: (...args: Parameters<StorageDriver[K]>) => string) =>
     (async (...args: Parameters<StorageDriver[K]>) => {
       const key = keyOf(...args);
@@ -112,6 +117,9 @@ function hooked(storage: StorageDriver, hook: () => StorageHook | undefined, eve
           },
         }
       : {}),
+    // Without staging, every write of an object is one `write` the hooks see, in the order
+    // of publish's sequential path (reserve, write, the transaction).
+    ...(staging ? {} : { stage: undefined }),
     delete: wrap('delete', (key) => key),
     stat: wrap('stat', (key) => key),
     write: wrap('write', (key) => key),
@@ -168,7 +176,7 @@ export async function harness(t: { after(fn: () => unknown): void }, dialect: Di
   const events: string[] = [];
   let storageHook: StorageHook | undefined;
   let txHook: TxHook | undefined;
-  const storage = hooked(checkedDriver(raw, { onError: () => undefined }), () => storageHook, events);
+  const storage = hooked(checkedDriver(raw, { onError: () => undefined }), () => storageHook, events, options.staging ?? false);
   const clock = { offsetMs: 0 };
   const now = () => Date.now() + clock.offsetMs;
   const plain = metadataStore(db);

@@ -54,7 +54,7 @@ for (const dialect of dialects) {
       const image = ociImage({ layers: [randomBlob(2048)] });
       for (const [digest, bytes] of image.blobs) await h.uploadBlob('team/app', bytes, digest);
       // The PUT has checked its blobs and is putting the manifest's bytes in place.
-      const gate = pauseStorage(h, 'stat', image.manifest.digest);
+      const gate = pauseStorage(h, 'write', image.manifest.digest);
       const put = pending(h.registry.putManifest('team/app', 'v1', image.manifest.bytes, image.manifest.mediaType));
       await gate.reached;
       const report = await h.gc.run({ dryRun: false, graceSeconds: 0, trigger: 'cli', actor: 'test' });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -46,4 +46,52 @@ describe('filesystem adopt', () => {
       await rm(root, { recursive: true, force: true });
     }
   });
+});
+
+describe('filesystem stage', () => {
+  const withFs = async (run: (driver: ReturnType<typeof checkedDriver>, root: string) => Promise<void>) => {
+    const root = await mkdtemp(join(tmpdir(), 'wharf-storage-'));
+    const driver = checkedDriver(filesystemDriver(root));
+    try {
+      await run(driver, root);
+    } finally {
+      await driver.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  };
+  const temporaries = async (root: string) => (await readdir(join(root, 'tmp')).catch(() => [] as string[])).filter((name) => !name.startsWith('.'));
+  const content = async (driver: ReturnType<typeof checkedDriver>, key: string) => {
+    const parts: Buffer[] = [];
+    for await (const chunk of await driver.read(key)) parts.push(chunk as Buffer);
+    return Buffer.concat(parts);
+  };
+
+  it('staged bytes are no object until placed; placing makes them one and leaves no temporary file; a second place is a no-op', () =>
+    withFs(async (driver, root) => {
+      const key = 'blobs/sha256/cd/staged';
+      const body = randomBytes(1500);
+      assert.ok(driver.stage, 'the filesystem driver stages');
+      const staged = await driver.stage(body);
+      assert.equal(await driver.stat(key), null, 'not visible before place');
+      assert.equal((await temporaries(root)).length, 1, 'a temporary file holds the bytes');
+      await staged.place(key);
+      assert.ok((await content(driver, key)).equals(body));
+      assert.deepEqual(await temporaries(root), []);
+      await staged.place('blobs/sha256/cd/other');
+      assert.equal(await driver.stat('blobs/sha256/cd/other'), null, 'placed once only');
+      await staged.discard();
+      assert.ok((await content(driver, key)).equals(body), 'discard after place keeps the object');
+    }));
+
+  it('discarding removes the temporary file and creates no object; a body above one write is staged whole', () =>
+    withFs(async (driver, root) => {
+      const staged = await driver.stage!(randomBytes(10));
+      await staged.discard();
+      assert.deepEqual(await temporaries(root), []);
+      await staged.place('blobs/sha256/cd/never');
+      assert.equal(await driver.stat('blobs/sha256/cd/never'), null, 'a discarded stage places nothing');
+      const large = randomBytes(300_000);
+      await (await driver.stage!(large)).place('blobs/sha256/cd/large');
+      assert.ok((await content(driver, 'blobs/sha256/cd/large')).equals(large));
+    }));
 });

@@ -1,10 +1,13 @@
 /**
  * GroupSync (src/metadata/group-sync.ts): writers share flushes, and nobody is answered by a
- * flush that started before they asked.
+ * flush that started before they asked. fileFlush keeps one descriptor for all its fsyncs.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { GroupSync } from '../../src/metadata/group-sync.js';
+import { fileFlush, GroupSync } from '../../src/metadata/group-sync.js';
 
 /** A flush the test finishes by hand; `started` counts flushes begun. */
 function manualFlush() {
@@ -72,4 +75,26 @@ test('a failed flush fails its writers; the next writer starts a fresh one', asy
   assert.equal(disk.pending.length, 3);
   disk.finish(2);
   await c;
+});
+
+test('fileFlush: nothing to do before the file exists; then one descriptor for every flush, let go by close', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'wharf-flush-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'db-wal');
+  const descriptorsOf = async () => {
+    const links = await Promise.all((await readdir('/proc/self/fd')).map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')));
+    return links.filter((target) => target === file).length;
+  };
+  const wal = fileFlush(file);
+  await wal.flush();
+  assert.equal(await descriptorsOf(), 0, 'a missing file is not created or held');
+  await writeFile(file, 'frames');
+  await Promise.all([wal.flush(), wal.flush()]);
+  await wal.flush();
+  assert.equal(await descriptorsOf(), 1, 'opened once, kept');
+  await wal.close();
+  assert.equal(await descriptorsOf(), 0);
+  await wal.flush();
+  assert.equal(await descriptorsOf(), 1, 'a flush after close opens it again');
+  await wal.close();
 });
