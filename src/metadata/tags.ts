@@ -4,9 +4,10 @@ import { fastReads, type FastReads } from './fast-reads.js';
 export interface TagStore {
   /**
    * Points `name` at `digest`, creating or moving the tag. A manifest the tag leaves is touched:
-   * its untagged grace period starts now.
+   * its untagged grace period starts now. Returns the digest the tag pointed at before; a caller
+   * that read it in this transaction already passes it as `previous` (one read fewer).
    */
-  set(repository: string, name: string, digest: string, now: number): Promise<void>;
+  set(repository: string, name: string, digest: string, now: number, previous?: { digest: string | undefined }): Promise<string | undefined>;
   /** Creates the tag unless it exists; returns the digest it points at afterwards (a race-free "set once"). */
   create(repository: string, name: string, digest: string, now: number): Promise<string>;
   /** The digest a tag points at. */
@@ -30,14 +31,15 @@ export function tagStore(db: Db, reads: FastReads = fastReads(db)): TagStore {
     (await db.selectFrom('tags').select('digest').where('repository', '=', repository).where('name', '=', name).executeTakeFirst())?.digest;
 
   return {
-    async set(repository, name, digest, now) {
-      const previous = await current(repository, name);
+    async set(repository, name, digest, now, known) {
+      const previous = known ? known.digest : await current(repository, name);
       await db
         .insertInto('tags')
         .values({ repository, name, digest, updated_at: now })
         .onConflict((c) => c.columns(['repository', 'name']).doUpdateSet({ digest, updated_at: now }))
         .execute();
       if (previous !== undefined && previous !== digest) await touch(repository, previous, now);
+      return previous;
     },
     async create(repository, name, digest, now) {
       await db.insertInto('tags').values({ repository, name, digest, updated_at: now }).onConflict((c) => c.columns(['repository', 'name']).doNothing()).execute();

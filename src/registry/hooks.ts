@@ -29,8 +29,8 @@ export type DeleteTarget = { tag: string } | { digest: string };
 export interface RegistryHooks {
   /** A manifest's rows were written (a push). */
   manifestStored(tx: MetadataStore, stored: StoredManifest, context: WriteContext): Promise<void>;
-  /** Points `tag` at `digest`: the one way a push or a promotion moves a tag. */
-  setTag(tx: MetadataStore, repository: string, tag: string, digest: string, context: WriteContext & { via: 'push' | 'promotion' }): Promise<void>;
+  /** Points `tag` at `digest`: the one way a push or a promotion moves a tag. Returns the digest it pointed at before. */
+  setTag(tx: MetadataStore, repository: string, tag: string, digest: string, context: WriteContext & { via: 'push' | 'promotion' }): Promise<string | undefined>;
   /** Before a tag or a manifest (with its tags) is deleted: may refuse. */
   beforeDelete(tx: MetadataStore, repository: string, target: DeleteTarget): Promise<void>;
   /** After the delete's rows are gone. */
@@ -42,9 +42,7 @@ export interface RegistryHooks {
 /** No delivery flow: tags just move. */
 export const plainHooks = (now: () => number): RegistryHooks => ({
   async manifestStored() {},
-  async setTag(tx, repository, tag, digest) {
-    await tx.tags.set(repository, tag, digest, now());
-  },
+  setTag: (tx, repository, tag, digest) => tx.tags.set(repository, tag, digest, now()),
   async beforeDelete() {},
   async deleted() {},
   async beforeBlobDelete() {},

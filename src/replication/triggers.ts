@@ -45,10 +45,9 @@ export function withReplicationTriggers(hooks: RegistryHooks, options: TriggerOp
       await enqueue(tx, stored.repository, stored.digest, 'push', context.actor, (push) => subjectTags.some((tag) => takesTag(push, tag)));
     },
     async setTag(tx, repository, tag, digest, context) {
-      const previous = await tx.tags.resolve(repository, tag);
-      await hooks.setTag(tx, repository, tag, digest, context);
-      if (previous === digest) return;
-      await enqueue(tx, repository, tag, context.via, context.actor, (push) => takesTag(push, tag));
+      const previous = await hooks.setTag(tx, repository, tag, digest, context);
+      if (previous !== digest) await enqueue(tx, repository, tag, context.via, context.actor, (push) => takesTag(push, tag));
+      return previous;
     },
   };
 }

@@ -37,20 +37,21 @@ export function workflowHooks(deps: WorkflowHooksDeps): RegistryHooks {
     async setTag(tx, repository, tag, digest, context) {
       const now = deps.now();
       const previous = await tx.tags.resolve(repository, tag);
-      if (previous === digest) return;
+      if (previous === digest) return previous;
       const rule = await immutableRuleFor(tx.projectRules, repository, tag);
       if (rule !== undefined) {
         if (previous !== undefined) throw immutableDenied(repository, tag, rule, 'moved');
         // Set once, race-free: a concurrent first push of another digest makes this one lose.
         if ((await tx.tags.create(repository, tag, digest, now)) !== digest) throw immutableDenied(repository, tag, rule, 'moved');
       } else {
-        await tx.tags.set(repository, tag, digest, now);
+        await tx.tags.set(repository, tag, digest, now, { digest: previous });
       }
       await tx.tagHistory.add({ id: timeOrderedId(now), repository, tag, digest, time: now, actor: context.actor, via: context.via });
-      if (previous === undefined) return;
+      if (previous === undefined) return undefined;
       const project = projectOf(repository);
       await publisher.publish(tx, { type: 'tag.moved', project, ...eventContext(context), data: { repository, tag, previous, digest, via: context.via } });
       await publishBaseUpdated(tx, { repository, tag, previous, digest }, eventContext(context));
+      return previous;
     },
 
     async beforeDelete(tx, repository, target) {
