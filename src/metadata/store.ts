@@ -79,6 +79,11 @@ export interface MetadataStore {
    * commit does not wait for the disk (dialect.ts), for records whose loss in a crash is harmless.
    */
   transaction<T>(work: (store: MetadataStore) => Promise<T>, options?: { relaxed?: boolean }): Promise<T>;
+  /**
+   * Transactions begun through this store that have not ended: running, or waiting for SQLite's
+   * one connection. Zero: a transaction begun now starts at once and holds up nobody.
+   */
+  openTransactions(): number;
   /** Throws when the database cannot answer, or (SQLite) cannot take a write. */
   ping(): Promise<void>;
 }
@@ -88,6 +93,7 @@ export interface MetadataStore {
  * serves the hot reads outside transactions (fast-reads.ts); default: through `db`.
  */
 export function metadataStore(db: Db, writer?: BackgroundWriter, reads?: FastReads): MetadataStore {
+  let open = 0;
   return {
     repositories: repositoryStore(db),
     blobs: blobStore(db, reads),
@@ -121,8 +127,13 @@ export function metadataStore(db: Db, writer?: BackgroundWriter, reads?: FastRea
       // Already inside one: join it (Kysely has no nested transactions).
       if (db.isTransaction) return work(this);
       const inTransaction = (trx: Db) => work(metadataStore(trx, writer));
-      return options?.relaxed ? relaxedTransaction(db, inTransaction) : db.transaction().execute(inTransaction);
+      open += 1;
+      const ended = () => void (open -= 1);
+      const running = options?.relaxed ? relaxedTransaction(db, inTransaction) : db.transaction().execute(inTransaction);
+      running.then(ended, ended);
+      return running;
     },
+    openTransactions: () => open,
     async ping() {
       // SQLite: take and drop the write lock, so a file another process holds counts as down
       // (reads would still pass). PostgreSQL: a round trip on a pooled connection.

@@ -107,7 +107,7 @@ export function contentLifecycle(deps: ContentDeps): ContentLifecycle {
         // The pending row keeps GC away from this digest's bytes while they are put in place;
         // a live row's refreshed touch keeps it away until `finalize` (the grace period).
         const placing = outcome === 'pending' ? putBytes() : undefined;
-        if (!options.placeDuringWork) await placing;
+        if (!options.placeDuringWork || metadata.openTransactions() > 0) await placing;
         else placing?.catch(() => undefined); // awaited in the transaction below
         const done = await metadata.transaction(async (tx) => {
           const result = (await tx.blobs.finalize(blob.digest, now())) ? { done: true as const, value: await work(tx) } : { done: false as const };

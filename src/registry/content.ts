@@ -16,8 +16,9 @@ export interface ContentPublisher {
    * the blob's key or throws. Waits while GC is deleting the same digest, then puts them back.
    *
    * `options.placeDuringWork`: `putBytes` runs beside `work` and the commit waits for it, instead
-   * of `work` waiting for it. Only for small content (a manifest): the transaction is held open
-   * while the bytes are placed, which for a large blob's fsync would hold up every other writer.
+   * of `work` waiting for it — when no other transaction is open. Only for small content (a
+   * manifest): the transaction is held open while the bytes are placed, which for a large blob's
+   * fsync, or with other writers queued for SQLite's connection, would hold them up.
    */
   publish<T>(blob: BlobRecord, putBytes: () => Promise<void>, work: (tx: MetadataStore) => Promise<T>, options?: PublishOptions): Promise<T>;
   /** A new reference to bytes that are there (mount, mirror adoption): runs `work` only if they are live, else null. */

@@ -1,7 +1,9 @@
 /**
  * SQLite's group commit (src/metadata/sqlite-group-commit.ts): a write answers only after an
  * fsync of the WAL that started after its commit, seen at the system-call level with strace;
- * concurrent writers share fsyncs; relaxed transactions and reads do not wait for one.
+ * concurrent writers share fsyncs; relaxed transactions and reads do not wait for one. And the
+ * store counts the transactions open on the connection (a manifest PUT overlaps its bytes with
+ * its transaction only when it holds up nobody).
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -14,6 +16,7 @@ import SQLite from 'better-sqlite3';
 import { openDatabase, type Db } from '../../src/metadata/database.js';
 import { relaxedTransaction } from '../../src/metadata/dialect.js';
 import { leaseStore } from '../../src/metadata/leases.js';
+import { metadataStore } from '../../src/metadata/store.js';
 import { makeTempDir } from '../fixtures/paths.js';
 
 async function openCounted(t: { after(fn: () => unknown): void }): Promise<{ db: Db; file: string; flushes: number[] }> {
@@ -98,4 +101,23 @@ test('strace: the commit, then an fsync of the WAL, then the answer', { skip: no
     durableSpan.slice(lastFrame).some(walSync),
     `an fsync of the WAL between its last frame and the answer:\n${durableSpan.slice(lastFrame).join('\n')}`,
   );
+});
+
+test('openTransactions counts transactions running or queued for the connection, relaxed ones too, and none once they end', async (t) => {
+  const { db } = await openCounted(t);
+  const store = metadataStore(db);
+  assert.equal(store.openTransactions(), 0);
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const first = store.transaction(async (tx) => {
+    await tx.leases.acquire('held', 'a', 60_000, 1_000);
+    await held;
+  });
+  const queued = store.transaction((tx) => tx.leases.acquire('queued', 'a', 60_000, 1_000), { relaxed: true });
+  assert.equal(store.openTransactions(), 2, 'one holding the connection, one waiting for it');
+  release();
+  await Promise.all([first, queued]);
+  assert.equal(store.openTransactions(), 0);
+  await assert.rejects(store.transaction(async () => Promise.reject(new Error('refused'))), /refused/);
+  assert.equal(store.openTransactions(), 0, 'a failed transaction ends too');
 });
