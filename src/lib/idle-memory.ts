@@ -8,6 +8,13 @@ import { loadNativeHeapTrimmer, type NativeHeapTrimmer } from './native-heap.js'
 const CHECK_MS = 10_000;
 /** A window in which the event loop ran less than this share of the time is idle. */
 const IDLE_UTILIZATION = 0.02;
+/**
+ * RSS grown this much above the last collection's result makes a later idle window of the same
+ * idle period collect again: a few requests after the collection (too few to count as busy) can
+ * start a released part again, such as the background writer's thread for a late batch of pull
+ * counts, which would otherwise stay until the next busy stretch.
+ */
+const REGROWTH_BYTES = 8 << 20;
 
 export interface IdleCollection {
   rssBefore: number;
@@ -36,12 +43,14 @@ export interface IdleCollection {
  * kept for the next stream are freed too, and calls `release` (parts that can stop while idle and
  * start again when needed, such as the SQLite background worker); after them it trims the native heap (native-heap.ts),
  * which is where the freed request and stream buffers were. Never while busy, and once per idle
- * period.
+ * period — again only when the RSS grew by REGROWTH_BYTES since.
  */
 export interface IdleMemoryOptions {
   /** Stops what is not needed while idle; resolves the names of what it stopped. */
   release?(): Promise<string[]>;
   onCollect?(collection: IdleCollection): void;
+  /** How often the event loop's utilization is looked at (default CHECK_MS; shorter in tests). */
+  checkMs?: number;
 }
 
 export function idleMemoryReclaimer(options: IdleMemoryOptions = {}): { stop(): void } {
@@ -49,8 +58,9 @@ export function idleMemoryReclaimer(options: IdleMemoryOptions = {}): { stop(): 
   // Loaded at the first idle window, not at start-up: a server that never idles pays nothing.
   let trimmer: Promise<NativeHeapTrimmer> | undefined;
   let previous = performance.eventLoopUtilization();
-  // Start-up counts as busy: its garbage is the first to go.
+  // Start-up counts as busy: its garbage is the first to go. `floor`: the RSS the last collection left.
   let collected = false;
+  let floor = 0;
   let stopped = false;
   const timer = setInterval(async () => {
     const current = performance.eventLoopUtilization();
@@ -60,7 +70,7 @@ export function idleMemoryReclaimer(options: IdleMemoryOptions = {}): { stop(): 
       collected = false;
       return;
     }
-    if (collected) return;
+    if (collected && process.memoryUsage.rss() < floor + REGROWTH_BYTES) return;
     collected = true;
     collect ??= compactingCollector();
     const native = await (trimmer ??= loadNativeHeapTrimmer());
@@ -79,11 +89,12 @@ export function idleMemoryReclaimer(options: IdleMemoryOptions = {}): { stop(): 
     collect();
     const rssAfterCollections = process.memoryUsage.rss();
     if ('trim' in native) native.trim();
+    floor = process.memoryUsage.rss();
     options.onCollect?.({
       rssBefore,
       released,
       rssAfterCollections,
-      rssAfter: process.memoryUsage.rss(),
+      rssAfter: floor,
       releasedBuffers,
       durationMs: performance.now() - started,
       ...('unavailable' in native ? { trimSkipped: native.unavailable } : {}),
@@ -91,7 +102,7 @@ export function idleMemoryReclaimer(options: IdleMemoryOptions = {}): { stop(): 
     });
     // The collections themselves must not make the next window look busy.
     previous = performance.eventLoopUtilization();
-  }, CHECK_MS);
+  }, options.checkMs ?? CHECK_MS);
   timer.unref();
   return {
     stop: () => {

@@ -2,7 +2,8 @@
  * The idle collection compacts the old generation: after a burst of work leaves pages half full,
  * V8's own full collections keep them committed (they compact only the most fragmented pages);
  * the idle collector's give the empty pages back. And a part that fails to stop for the idle
- * period does not keep the collection from running.
+ * period does not keep the collection from running. A collection runs once per idle period, and
+ * again only when the RSS grows back.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -60,4 +61,25 @@ test('a part that fails to stop is reported, and the idle collection still runs'
   assert.equal(collection.releaseFailed, 'the worker would not stop');
   assert.deepEqual(collection.released, []);
   assert.ok(collection.rssAfter > 0 && collection.durationMs >= 0, JSON.stringify(collection));
+});
+
+test('one collection per idle period, and another in the same idle period once the RSS grew again (a part that started again)', async () => {
+  const collections: IdleCollection[] = [];
+  const reclaimer = idleMemoryReclaimer({ checkMs: 300, onCollect: (c) => collections.push(c) });
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  try {
+    for (let waited = 0; collections.length === 0 && waited < 10_000; waited += 100) await sleep(100);
+    assert.equal(collections.length, 1, 'the first idle window collects');
+    await sleep(1_500);
+    assert.equal(collections.length, 1, 'idle windows after it do not, while the RSS stays');
+    // Memory that stays in use, touched so that it counts in the RSS: as a restarted thread would.
+    const grown = Buffer.alloc(32 << 20, 1);
+    for (let waited = 0; collections.length === 1 && waited < 10_000; waited += 100) await sleep(100);
+    assert.equal(collections.length, 2, `the RSS grew by ${(grown.length / 1048576).toFixed(0)} MiB: collected again`);
+    assert.ok(collections[1]!.rssBefore >= collections[0]!.rssAfter + (8 << 20), JSON.stringify(collections));
+    await sleep(1_500);
+    assert.equal(collections.length, 2, 'and not again while it stays there');
+  } finally {
+    reclaimer.stop();
+  }
 });
