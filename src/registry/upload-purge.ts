@@ -13,6 +13,9 @@ import type { ContentReclaimer } from './content.js';
  *    start or a purge, a bytes abort that failed, a row lost with its database). On S3 the same
  *    call also aborts multipart uploads a crash left behind (see s3-uploads.ts).
  *
+ * And the store's temporary files older than the cutoff (the filesystem store's `tmp/`: an object
+ * write or a manifest's staged bytes cut off by a crash before the rename).
+ *
  * Every instance may run it: aborting twice is harmless, and a row touched after the cutoff is
  * left alone.
  */
@@ -42,6 +45,8 @@ export interface PurgeResult {
   orphans: number;
   /** Uploads whose abort failed (retried on the next run). */
   failed: number;
+  /** The store's temporary files a crash left (a write cut off before its rename). */
+  temporaries: number;
 }
 
 const BATCH = 100;
@@ -73,7 +78,7 @@ export async function* findStaleUploads(deps: Pick<UploadPurgeDeps, 'metadata' |
 export async function purgeStaleUploads(deps: UploadPurgeDeps): Promise<PurgeResult> {
   const { content, log } = deps;
   const before = deps.now() - deps.maxAgeMs;
-  const result: PurgeResult = { sessions: 0, ids: [], bytes: 0, orphans: 0, failed: 0 };
+  const result: PurgeResult = { sessions: 0, ids: [], bytes: 0, orphans: 0, failed: 0, temporaries: 0 };
   // Listed first, deleted after: deleting while paging would skip rows.
   const stale: StaleUpload[] = [];
   for await (const upload of findStaleUploads(deps, before)) stale.push(upload);
@@ -90,7 +95,13 @@ export async function purgeStaleUploads(deps: UploadPurgeDeps): Promise<PurgeRes
       log.error({ upload: id, kind, err: error }, 'upload purge failed');
     }
   }
-  if (result.sessions + result.orphans + result.failed > 0) log.info({ sessions: result.sessions, orphans: result.orphans, failed: result.failed }, 'upload purge done');
+  result.temporaries = await (deps.storage.purgeTemporaries?.(new Date(before)).catch((error: unknown) => {
+    log.error({ err: error }, 'temporary file purge failed');
+    return 0;
+  }) ?? 0);
+  if (result.sessions + result.orphans + result.failed + result.temporaries > 0) {
+    log.info({ sessions: result.sessions, orphans: result.orphans, failed: result.failed, temporaries: result.temporaries }, 'upload purge done');
+  }
   return result;
 }
 

@@ -118,6 +118,10 @@ export function checkedDriver(inner: StorageDriver, observer?: StorageObserver):
       };
     };
   }
+  if (inner.purgeTemporaries) {
+    const purgeTemporaries = inner.purgeTemporaries.bind(inner);
+    driver.purgeTemporaries = (before) => guard('purgeTemporaries', () => purgeTemporaries(before));
+  }
   if (inner.adopt) {
     const adopt = inner.adopt.bind(inner);
     driver.adopt = (path, key) => (checkKey(key), guard('adopt', () => adopt(path, key)));

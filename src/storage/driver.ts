@@ -95,6 +95,13 @@ export interface StorageDriver {
   /** Ids of uploads whose last change is older than `before`, for the purge task. */
   staleUploads(before: Date): AsyncIterable<string>;
 
+  /**
+   * Optional: removes the store's own temporary files last changed before `before` (the
+   * filesystem store's: a write or a stage cut off by a crash before its rename), for the purge
+   * task; resolves how many it removed.
+   */
+  purgeTemporaries?(before: Date): Promise<number>;
+
   /** A short-lived URL a client may GET the object from directly, when the driver supports it. */
   redirectUrl?(key: string, expiresInSeconds: number): Promise<string | null>;
 

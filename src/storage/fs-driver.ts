@@ -249,6 +249,30 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
       }
     },
 
+    async purgeTemporaries(before) {
+      let names: string[];
+      try {
+        names = await readdir(tmpDirectory);
+      } catch (error) {
+        if (isMissing(error)) return 0;
+        throw error;
+      }
+      let removed = 0;
+      for (const name of names) {
+        const file = join(tmpDirectory, name);
+        const info = await stat(file).catch(() => undefined);
+        // A write in progress changed its file moments ago; only the long-forgotten go.
+        if (!info?.isFile() || info.mtime >= before) continue;
+        await unlink(file).then(
+          () => removed++,
+          (error: unknown) => {
+            if (!isMissing(error)) throw error;
+          },
+        );
+      }
+      return removed;
+    },
+
     async check() {
       await makeDirectory(tmpDirectory, modes);
       const probe = join(tmpDirectory, `.check-${randomUUID()}`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -94,4 +94,27 @@ describe('filesystem stage', () => {
       await (await driver.stage!(large)).place('blobs/sha256/cd/large');
       assert.ok((await content(driver, 'blobs/sha256/cd/large')).equals(large));
     }));
+});
+
+describe('filesystem purgeTemporaries', () => {
+  it('removes temporary files last changed before the cutoff, keeps newer ones and the objects', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'wharf-storage-'));
+    const driver = checkedDriver(filesystemDriver(root));
+    try {
+      assert.equal(await driver.purgeTemporaries!(new Date()), 0, 'no temporary directory yet: nothing to do');
+      await driver.write('blobs/sha256/ef/kept', Buffer.from('object'));
+      // What a crash between a write and its rename leaves: two staged files, one of them old.
+      await driver.stage!(Buffer.from('old'));
+      await driver.stage!(Buffer.from('fresh'));
+      const [oldName, freshName] = (await readdir(join(root, 'tmp'))).filter((n) => !n.startsWith('.')).sort();
+      const dayAgo = new Date(Date.now() - 86_400_000);
+      await utimes(join(root, 'tmp', oldName!), dayAgo, dayAgo);
+      assert.equal(await driver.purgeTemporaries!(new Date(Date.now() - 3_600_000)), 1);
+      assert.deepEqual((await readdir(join(root, 'tmp'))).filter((n) => !n.startsWith('.')), [freshName]);
+      assert.ok(await driver.stat('blobs/sha256/ef/kept'));
+    } finally {
+      await driver.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
 });
