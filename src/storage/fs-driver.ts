@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { StorageNotFoundError } from '../errors.js';
 import { BufferPool, type ChunkWriter } from '../lib/buffer-pool.js';
 import { makeDirectory, openFile, privateModes, type FileModes } from '../lib/file-modes.js';
-import { WRITE_SIZE, writeAllv, writeBody } from './file-writer.js';
+import { writeAllv, writeBody } from './file-writer.js';
 import { STREAM_HIGH_WATER_MARK } from '../lib/streams.js';
 import { UploadOffsetError, type ByteRange, type ObjectStat, type StagedObject, type StorageDriver } from './driver.js';
 
@@ -54,8 +54,9 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
   }
 
   /**
-   * Creates `temporary` (a new name in the temporary directory) with `fill`, fsynced unless opened
-   * with `syncFlag` (O_SYNC: every write durable already); removed if that fails.
+   * Creates `temporary` (a new name in the temporary directory) with `fill`, then fsyncs it —
+   * unless `syncFlag` is O_SYNC, for a fill of one write that is then durable already (a stream's
+   * many writes are synced once at the end instead). Removed if anything fails.
    */
   async function writeDurably(temporary: string, fill: (handle: FileHandle) => Promise<unknown>, syncFlag = 0): Promise<void> {
     try {
@@ -134,10 +135,9 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
 
     async stage(body) {
       const temporary = join(tmpDirectory, randomUUID());
-      // A small body in one synchronous write(2) (O_SYNC: durable when it returns, one trip through
-      // the thread pool fewer than write and fsync); a larger one in pieces, then one fsync.
-      const small = body.length <= WRITE_SIZE;
-      await writeDurably(temporary, (handle) => writeAllv(handle, [body], 0), small ? fsConstants.O_SYNC : 0);
+      // One write(2) of the whole body with O_SYNC: durable when it returns, one trip through the
+      // thread pool fewer than a write and an fsync.
+      await writeDurably(temporary, (handle) => writeAllv(handle, [body], 0), fsConstants.O_SYNC);
       return placeable(temporary);
     },
 

@@ -7,11 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { RegistryError } from '../../src/errors.js';
 import { ociImage } from '../fixtures/images.js';
+import { storeTemporaries } from '../fixtures/paths.js';
 import { parseDigest } from '../../src/oci/digest.js';
 import { blobKey } from '../../src/storage/keys.js';
 import { harness, until } from './gc-harness.js';
@@ -52,7 +53,7 @@ test('the same bytes recorded under another media type in another repository get
 
 test('staged manifest bytes: placed on success, dropped when refused, not written again for a known digest; no temporary file stays', async (t) => {
   const h = await harness(t, 'sqlite', { staging: true });
-  const temporaries = async () => (await readdir(path.join(h.dir, 'storage', 'tmp')).catch(() => [] as string[])).filter((name) => !name.startsWith('.'));
+  const temporaries = () => storeTemporaries(path.join(h.dir, 'storage'));
   const manifestFile = (digest: string) => path.join(h.dir, 'storage', keyOf(digest));
 
   const refused = ociImage();

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { checkedDriver } from '../../src/storage/checked-driver.js';
 import { filesystemDriver } from '../../src/storage/fs-driver.js';
+import { storeTemporaries } from '../fixtures/paths.js';
 import { storageContract } from './storage-contract.js';
 
 storageContract('filesystem', async () => {
@@ -59,7 +60,6 @@ describe('filesystem stage', () => {
       await rm(root, { recursive: true, force: true });
     }
   };
-  const temporaries = async (root: string) => (await readdir(join(root, 'tmp')).catch(() => [] as string[])).filter((name) => !name.startsWith('.'));
   const content = async (driver: ReturnType<typeof checkedDriver>, key: string) => {
     const parts: Buffer[] = [];
     for await (const chunk of await driver.read(key)) parts.push(chunk as Buffer);
@@ -73,10 +73,10 @@ describe('filesystem stage', () => {
       assert.ok(driver.stage, 'the filesystem driver stages');
       const staged = await driver.stage(body);
       assert.equal(await driver.stat(key), null, 'not visible before place');
-      assert.equal((await temporaries(root)).length, 1, 'a temporary file holds the bytes');
+      assert.equal((await storeTemporaries(root)).length, 1, 'a temporary file holds the bytes');
       await staged.place(key);
       assert.ok((await content(driver, key)).equals(body));
-      assert.deepEqual(await temporaries(root), []);
+      assert.deepEqual(await storeTemporaries(root), []);
       await staged.place('blobs/sha256/cd/other');
       assert.equal(await driver.stat('blobs/sha256/cd/other'), null, 'placed once only');
       await staged.discard();
@@ -87,7 +87,7 @@ describe('filesystem stage', () => {
     withFs(async (driver, root) => {
       const staged = await driver.stage!(randomBytes(10));
       await staged.discard();
-      assert.deepEqual(await temporaries(root), []);
+      assert.deepEqual(await storeTemporaries(root), []);
       await staged.place('blobs/sha256/cd/never');
       assert.equal(await driver.stat('blobs/sha256/cd/never'), null, 'a discarded stage places nothing');
       const large = randomBytes(300_000);
@@ -106,11 +106,11 @@ describe('filesystem purgeTemporaries', () => {
       // What a crash between a write and its rename leaves: two staged files, one of them old.
       await driver.stage!(Buffer.from('old'));
       await driver.stage!(Buffer.from('fresh'));
-      const [oldName, freshName] = (await readdir(join(root, 'tmp'))).filter((n) => !n.startsWith('.')).sort();
+      const [oldName, freshName] = await storeTemporaries(root);
       const dayAgo = new Date(Date.now() - 86_400_000);
       await utimes(join(root, 'tmp', oldName!), dayAgo, dayAgo);
       assert.equal(await driver.purgeTemporaries!(new Date(Date.now() - 3_600_000)), 1);
-      assert.deepEqual((await readdir(join(root, 'tmp'))).filter((n) => !n.startsWith('.')), [freshName]);
+      assert.deepEqual(await storeTemporaries(root), [freshName]);
       assert.ok(await driver.stat('blobs/sha256/ef/kept'));
     } finally {
       await driver.close();

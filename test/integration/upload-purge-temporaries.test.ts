@@ -4,10 +4,11 @@
  * than the purge age, and reports how many; the files of writes in progress stay.
  */
 import assert from 'node:assert/strict';
-import { readdir, utimes } from 'node:fs/promises';
+import { utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { purgeStaleUploads } from '../../src/registry/upload-purge.js';
+import { storeTemporaries } from '../fixtures/paths.js';
 import { harness } from './gc-harness.js';
 
 test('the upload purge removes temporary files older than its cutoff and counts them', async (t) => {
@@ -15,7 +16,7 @@ test('the upload purge removes temporary files older than its cutoff and counts 
   const tmp = path.join(h.dir, 'storage', 'tmp');
   await h.storage.stage!(Buffer.from('a crash left me'));
   await h.storage.stage!(Buffer.from('a PUT in progress'));
-  const [abandoned, current] = (await readdir(tmp)).filter((n) => !n.startsWith('.')).sort();
+  const [abandoned, current] = await storeTemporaries(path.join(h.dir, 'storage'));
   const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
   await utimes(path.join(tmp, abandoned!), twoDaysAgo, twoDaysAgo);
   const logged: Array<Record<string, unknown>> = [];
@@ -28,6 +29,6 @@ test('the upload purge removes temporary files older than its cutoff and counts 
     log: { info: (fields) => logged.push(fields), error: (fields) => logged.push({ error: fields }) },
   });
   assert.equal(result.temporaries, 1);
-  assert.deepEqual((await readdir(tmp)).filter((n) => !n.startsWith('.')), [current]);
+  assert.deepEqual(await storeTemporaries(path.join(h.dir, 'storage')), [current]);
   assert.deepEqual(logged, [{ sessions: 0, orphans: 0, failed: 0, temporaries: 1 }]);
 });
