@@ -1,6 +1,7 @@
 import type { Db } from './database.js';
 import { isPostgres } from './dialect.js';
 import { fastReads, type FastReads } from './fast-reads.js';
+import { precompiled } from './precompiled.js';
 import { sizesInRepository } from './digest-sizes.js';
 import { holdDigest, releaseDigests, type UsageChange } from './project-usage.js';
 import type { BlobState } from './schema.js';
@@ -48,50 +49,54 @@ export interface BlobStore {
   lockSizesInRepository(repository: string, digests: readonly string[]): Promise<Map<string, number>>;
 }
 
+// A push's statements (see precompiled.ts).
+type Touch = { digest: string; now: number };
+const blobState = precompiled((db, v: { digest: string }) => db.selectFrom('blobs').select('state').where('digest', '=', v.digest));
+const linkedLive = precompiled((db, v: { repository: string; digest: string }) =>
+  db
+    .selectFrom('repository_blobs as rb')
+    .innerJoin('blobs as b', 'b.digest', 'rb.digest')
+    .select(['b.digest', 'b.size'])
+    .where('rb.repository', '=', v.repository)
+    .where('rb.digest', '=', v.digest)
+    .where('b.state', '=', 'live'),
+);
+// On PostgreSQL this waits for a GC transaction holding the row, then sees its outcome.
+const refreshUnlessDeleting = precompiled((db, v: Touch) =>
+  db.updateTable('blobs').set({ touched_at: v.now }).where('digest', '=', v.digest).where('state', 'in', ['live', 'pending']).returning('state'),
+);
+const insertPending = precompiled((db, v: Touch & { size: number }) =>
+  db
+    .insertInto('blobs')
+    .values({ digest: v.digest, size: v.size, created_at: v.now, touched_at: v.now, state: 'pending' })
+    .onConflict((c) => c.column('digest').doNothing()),
+);
+const makeLive = precompiled((db, v: Touch) =>
+  db.updateTable('blobs').set({ state: 'live', touched_at: v.now }).where('digest', '=', v.digest).where('state', 'in', ['pending', 'live']),
+);
+const upsertLink = precompiled((db, v: Touch & { repository: string }) =>
+  db
+    .insertInto('repository_blobs')
+    .values({ repository: v.repository, digest: v.digest, created_at: v.now, touched_at: v.now })
+    .onConflict((c) => c.columns(['repository', 'digest']).doUpdateSet({ touched_at: v.now })),
+);
+
 /** `reads`: the hot reads' fast path (outside transactions; see fast-reads.ts). */
 export function blobStore(db: Db, reads: FastReads = fastReads(db)): BlobStore {
-  const state = async (digest: string) =>
-    (await db.selectFrom('blobs').select('state').where('digest', '=', digest).executeTakeFirst())?.state;
-  const linked = reads.prepare(() =>
-    db
-      .selectFrom('repository_blobs as rb')
-      .innerJoin('blobs as b', 'b.digest', 'rb.digest')
-      .select(['b.digest', 'b.size'])
-      .where('rb.repository', '=', '')
-      .where('rb.digest', '=', '')
-      .where('b.state', '=', 'live'),
-  );
+  const state = async (digest: string) => (await blobState.first(db, { digest }))?.state;
 
   return {
     async reserve({ digest, size }, now) {
       for (;;) {
-        // On PostgreSQL this waits for a GC transaction holding the row, then sees its outcome.
-        const refreshed = await db
-          .updateTable('blobs')
-          .set({ touched_at: now })
-          .where('digest', '=', digest)
-          .where('state', 'in', ['live', 'pending'])
-          .returning('state')
-          .executeTakeFirst();
+        const refreshed = await refreshUnlessDeleting.first(db, { digest, now });
         if (refreshed) return refreshed.state === 'live' ? 'live' : 'pending';
-        const inserted = await db
-          .insertInto('blobs')
-          .values({ digest, size, created_at: now, touched_at: now, state: 'pending' })
-          .onConflict((c) => c.column('digest').doNothing())
-          .executeTakeFirst();
-        if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) return 'pending';
+        if ((await insertPending.changes(db, { digest, size, now })) > 0) return 'pending';
         if ((await state(digest)) === 'deleting') return 'deleting';
         // Inserted by a concurrent writer meanwhile: refresh that row.
       }
     },
     async finalize(digest, now) {
-      const result = await db
-        .updateTable('blobs')
-        .set({ state: 'live', touched_at: now })
-        .where('digest', '=', digest)
-        .where('state', 'in', ['pending', 'live'])
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) > 0;
+      return (await makeLive.changes(db, { digest, now })) > 0;
     },
     async claimLive(digest, now) {
       const result = await db.updateTable('blobs').set({ touched_at: now }).where('digest', '=', digest).where('state', '=', 'live').executeTakeFirst();
@@ -102,11 +107,7 @@ export function blobStore(db: Db, reads: FastReads = fastReads(db)): BlobStore {
       return db.selectFrom('blobs').select(['digest', 'size']).where('digest', '=', digest).where('state', '=', 'live').executeTakeFirst();
     },
     async link(repository, { digest, size }, now) {
-      await db
-        .insertInto('repository_blobs')
-        .values({ repository, digest, created_at: now, touched_at: now })
-        .onConflict((c) => c.columns(['repository', 'digest']).doUpdateSet({ touched_at: now }))
-        .execute();
+      await upsertLink.execute(db, { repository, digest, now });
       return holdDigest(db, repository, digest, size, now);
     },
     async unlink(repository, digest) {
@@ -115,7 +116,7 @@ export function blobStore(db: Db, reads: FastReads = fastReads(db)): BlobStore {
       await releaseDigests(db, [{ repository, digest }]);
       return true;
     },
-    findInRepository: (repository, digest) => linked.first([repository, digest, 'live']),
+    findInRepository: (repository, digest) => reads.first(linkedLive, { repository, digest }),
     sizesInRepository: (repository, digests) => sizesInRepository(db, 'blob', repository, digests),
     lockSizesInRepository: (repository, digests) => sizesInRepository(db, 'blob', repository, digests, isPostgres(db)),
   };

@@ -1,4 +1,5 @@
 import type { Db } from './database.js';
+import { precompiled } from './precompiled.js';
 import { bigintValue, textValue } from './sql-values.js';
 import type { Database } from './schema.js';
 
@@ -65,23 +66,38 @@ const baseColumns = (base: BaseRef | null) => ({
 
 const LIMIT = 1000;
 
+// A push's statements (see precompiled.ts).
+const insertImage = precompiled((db, v: Row) =>
+  db
+    .insertInto('lineage_images')
+    .values({
+      repository: v.repository,
+      digest: v.digest,
+      chain_id: v.chain_id,
+      layer_count: v.layer_count,
+      base_digest: v.base_digest,
+      base_repository: v.base_repository,
+      base_name: v.base_name,
+      base_source: v.base_source,
+      created_at: v.created_at,
+    })
+    .onConflict((c) => c.columns(['repository', 'digest']).doNothing()),
+);
+const withPrefix = precompiled((db, v: { chainId: string }) =>
+  db
+    .selectFrom('lineage_images as l')
+    .select(columns)
+    .innerJoin('lineage_prefixes as p', (join) => join.onRef('p.repository', '=', 'l.repository').onRef('p.digest', '=', 'l.digest'))
+    .where('p.chain_id', '=', v.chainId)
+    .limit(LIMIT),
+);
+
 export function lineageStore(db: Db): LineageStore {
   const select = () => db.selectFrom('lineage_images as l').select(columns);
   return {
     async add(record, prefixes) {
-      const inserted = await db
-        .insertInto('lineage_images')
-        .values({
-          repository: record.repository,
-          digest: record.digest,
-          chain_id: record.chainId,
-          layer_count: record.layerCount,
-          ...baseColumns(record.base),
-          created_at: record.createdAt,
-        })
-        .onConflict((c) => c.columns(['repository', 'digest']).doNothing())
-        .executeTakeFirst();
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return false;
+      const row = { repository: record.repository, digest: record.digest, chain_id: record.chainId, layer_count: record.layerCount, ...baseColumns(record.base), created_at: record.createdAt };
+      if ((await insertImage.changes(db, row)) === 0) return false;
       const rows = prefixes.map((chainId, i) => ({ repository: record.repository, digest: record.digest, depth: i + 1, chain_id: chainId }));
       for (let i = 0; i < rows.length; i += 200) {
         await db.insertInto('lineage_prefixes').values(rows.slice(i, i + 200)).onConflict((c) => c.columns(['repository', 'digest', 'depth']).doNothing()).execute();
@@ -101,12 +117,7 @@ export function lineageStore(db: Db): LineageStore {
       return rows.map(toRecord);
     },
     async startingWith(chainId) {
-      const rows = await select()
-        .innerJoin('lineage_prefixes as p', (join) => join.onRef('p.repository', '=', 'l.repository').onRef('p.digest', '=', 'l.digest'))
-        .where('p.chain_id', '=', chainId)
-        .limit(LIMIT)
-        .execute();
-      return rows.map(toRecord);
+      return (await withPrefix.rows(db, { chainId })).map(toRecord);
     },
     async builtOn(digests) {
       if (digests.length === 0) return [];

@@ -3,6 +3,7 @@ import { referrerArtifactType } from '../oci/manifest.js';
 import type { Db } from './database.js';
 import { isPostgres } from './dialect.js';
 import { fastReads, type FastReads } from './fast-reads.js';
+import { precompiled } from './precompiled.js';
 import type { Database } from './schema.js';
 import { sizesInRepository } from './digest-sizes.js';
 import { holdDigest, releaseDigests, type UsageChange } from './project-usage.js';
@@ -88,36 +89,51 @@ export const toManifestRecord = (row: Row): ManifestRecord => ({
   createdAt: Number(row.created_at),
 });
 
+type Key = { repository: string; digest: string };
+const byTag = precompiled((db, v: { repository: string; tag: string }) =>
+  db
+    .selectFrom('tags as t')
+    .innerJoin('manifests as m', (j) => j.onRef('m.repository', '=', 't.repository').onRef('m.digest', '=', 't.digest'))
+    .select(['m.digest', 'm.media_type', 'm.size'])
+    .where('t.repository', '=', v.repository)
+    .where('t.name', '=', v.tag),
+);
+const byDigest = precompiled((db, v: Key) => db.selectFrom('manifests').select(['digest', 'media_type', 'size']).where('repository', '=', v.repository).where('digest', '=', v.digest));
+const one = precompiled((db, v: Key) => db.selectFrom('manifests').select(columns).where('repository', '=', v.repository).where('digest', '=', v.digest));
+const insertManifest = precompiled((db, v: Row & { touched_at: number }) =>
+  db
+    .insertInto('manifests')
+    .values({
+      repository: v.repository,
+      digest: v.digest,
+      media_type: v.media_type,
+      size: v.size,
+      artifact_type: v.artifact_type,
+      subject: v.subject,
+      config_digest: v.config_digest,
+      annotations: v.annotations,
+      created_at: v.created_at,
+      touched_at: v.touched_at,
+    })
+    .onConflict((c) => c.columns(['repository', 'digest']).doUpdateSet({ touched_at: v.touched_at })),
+);
+
 /** `reads`: the hot reads' fast path (outside transactions; see fast-reads.ts). */
 export function manifestStore(db: Db, reads: FastReads = fastReads(db)): ManifestStore {
-  const byTag = reads.prepare(() =>
-    db
-      .selectFrom('tags as t')
-      .innerJoin('manifests as m', (j) => j.onRef('m.repository', '=', 't.repository').onRef('m.digest', '=', 't.digest'))
-      .select(['m.digest', 'm.media_type', 'm.size'])
-      .where('t.repository', '=', '')
-      .where('t.name', '=', ''),
-  );
-  const byDigest = reads.prepare(() => db.selectFrom('manifests').select(['digest', 'media_type', 'size']).where('repository', '=', '').where('digest', '=', ''));
-  const one = reads.prepare(() => db.selectFrom('manifests').select(columns).where('repository', '=', '').where('digest', '=', ''));
   return {
     async add({ record, references }) {
-      await db
-        .insertInto('manifests')
-        .values({
-          repository: record.repository,
-          digest: record.digest,
-          media_type: record.mediaType,
-          size: record.size,
-          artifact_type: record.artifactType,
-          subject: record.subject,
-          config_digest: record.configDigest,
-          annotations: record.annotations ? JSON.stringify(record.annotations) : null,
-          created_at: record.createdAt,
-          touched_at: record.createdAt,
-        })
-        .onConflict((c) => c.columns(['repository', 'digest']).doUpdateSet({ touched_at: record.createdAt }))
-        .execute();
+      await insertManifest.execute(db, {
+        repository: record.repository,
+        digest: record.digest,
+        media_type: record.mediaType,
+        size: record.size,
+        artifact_type: record.artifactType,
+        subject: record.subject,
+        config_digest: record.configDigest,
+        annotations: record.annotations ? JSON.stringify(record.annotations) : null,
+        created_at: record.createdAt,
+        touched_at: record.createdAt,
+      });
       // Always (idempotent): GC may have deleted the row, and its references, just before.
       const unique = new Map(references.map((r) => [r.child, r]));
       const rows = [...unique.values()].map((r) => ({ repository: record.repository, parent: record.digest, child: r.child, kind: r.kind }));
@@ -131,11 +147,11 @@ export function manifestStore(db: Db, reads: FastReads = fastReads(db)): Manifes
       return holdDigest(db, record.repository, record.digest, record.size, record.createdAt);
     },
     async get(repository, digest) {
-      const row = await one.first([repository, digest]);
+      const row = await reads.first(one, { repository, digest });
       return row ? toManifestRecord(row) : undefined;
     },
     async describe(repository, reference) {
-      const row = 'tag' in reference ? await byTag.first([repository, reference.tag]) : await byDigest.first([repository, reference.digest]);
+      const row = 'tag' in reference ? await reads.first(byTag, { repository, tag: reference.tag }) : await reads.first(byDigest, { repository, digest: reference.digest });
       return row ? { digest: row.digest, mediaType: row.media_type, size: Number(row.size) } : undefined;
     },
     sizes: (repository, digests) => sizesInRepository(db, 'manifest', repository, digests),

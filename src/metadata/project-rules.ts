@@ -1,4 +1,5 @@
 import type { Db } from './database.js';
+import { precompiled } from './precompiled.js';
 
 /** A project's stage rules and immutable tag patterns. */
 export interface ProjectRules {
@@ -18,10 +19,12 @@ export interface ProjectRulesStore {
   set(rules: ProjectRules): Promise<void>;
 }
 
+const rulesOf = precompiled((db, v: { project: string }) => db.selectFrom('project_rules').selectAll().where('project', '=', v.project));
+
 export function projectRulesStore(db: Db): ProjectRulesStore {
   return {
     async get(project) {
-      const row = await db.selectFrom('project_rules').selectAll().where('project', '=', project).executeTakeFirst();
+      const row = await rulesOf.first(db, { project });
       if (!row) return undefined;
       return {
         project: row.project,

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { projectOf } from '../oci/names.js';
 import type { Db } from './database.js';
 import { isPostgres } from './dialect.js';
+import { precompiled } from './precompiled.js';
 
 /** A warning is due when usage reaches this percentage of the quota (once, until it falls below). */
 export const QUOTA_WARNING_PERCENT = 80;
@@ -18,6 +19,23 @@ export interface UsageChange {
   warn: boolean;
 }
 
+type Member = { project: string; digest: string };
+// Locked on PostgreSQL against a remover's check (see `holdDigest`).
+const findMember = precompiled((db, v: Member) => {
+  const member = db.selectFrom('project_blobs').select('digest').where('project', '=', v.project).where('digest', '=', v.digest);
+  return isPostgres(db) ? member.forShare() : member;
+});
+const insertMember = precompiled((db, v: Member & { size: number }) =>
+  db.insertInto('project_blobs').values({ project: v.project, digest: v.digest, size: v.size }).onConflict((c) => c.columns(['project', 'digest']).doNothing()),
+);
+const addUsage = precompiled((db, v: { project: string; size: number }) =>
+  db
+    .insertInto('project_usage')
+    .values({ project: v.project, used_bytes: v.size, quota_bytes: null, warned_at: null })
+    .onConflict((c) => c.column('project').doUpdateSet({ used_bytes: sql<number>`project_usage.used_bytes + ${v.size}` }))
+    .returning(['used_bytes', 'quota_bytes', 'warned_at']),
+);
+
 /**
  * Usage counts each digest once per project: `project_blobs` holds one row per digest that any
  * repository of the project links or holds as a manifest, and `project_usage.used_bytes` is the
@@ -28,22 +46,10 @@ export interface UsageChange {
 export async function holdDigest(db: Db, repository: string, digest: string, size: number, now: number): Promise<UsageChange | undefined> {
   const project = projectOf(repository);
   for (;;) {
-    let member = db.selectFrom('project_blobs').select('digest').where('project', '=', project).where('digest', '=', digest);
-    if (isPostgres(db)) member = member.forShare();
-    if (await member.executeTakeFirst()) return undefined;
-    const inserted = await db
-      .insertInto('project_blobs')
-      .values({ project, digest, size })
-      .onConflict((c) => c.columns(['project', 'digest']).doNothing())
-      .executeTakeFirst();
+    if (await findMember.first(db, { project, digest })) return undefined;
     // Taken by a concurrent writer meanwhile: it counted the digest; look again.
-    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) continue;
-    const usage = await db
-      .insertInto('project_usage')
-      .values({ project, used_bytes: size, quota_bytes: null, warned_at: null })
-      .onConflict((c) => c.column('project').doUpdateSet({ used_bytes: sql<number>`project_usage.used_bytes + ${size}` }))
-      .returning(['used_bytes', 'quota_bytes', 'warned_at'])
-      .executeTakeFirstOrThrow();
+    if ((await insertMember.changes(db, { project, digest, size })) === 0) continue;
+    const usage = (await addUsage.first(db, { project, size }))!;
     const usedBytes = Number(usage.used_bytes);
     const quotaBytes = usage.quota_bytes === null ? null : Number(usage.quota_bytes);
     const warn = quotaBytes !== null && usage.warned_at === null && usedBytes * 100 >= quotaBytes * QUOTA_WARNING_PERCENT;

@@ -1,4 +1,5 @@
 import type { Db } from './database.js';
+import { precompiled } from './precompiled.js';
 
 export interface ProjectRecord {
   name: string;
@@ -36,6 +37,8 @@ const toProject = (r: { name: string; public: number; created_at: number }): Pro
   createdAt: Number(r.created_at),
 });
 
+const projectNamed = precompiled((db, v: { name: string }) => db.selectFrom('projects').selectAll().where('name', '=', v.name));
+
 export function projectStore(db: Db): ProjectStore {
   return {
     async create(project) {
@@ -47,7 +50,7 @@ export function projectStore(db: Db): ProjectStore {
       return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
     },
     async get(name) {
-      const row = await db.selectFrom('projects').selectAll().where('name', '=', name).executeTakeFirst();
+      const row = await projectNamed.first(db, { name });
       return row ? toProject(row) : undefined;
     },
     async list() {

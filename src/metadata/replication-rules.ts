@@ -1,4 +1,5 @@
 import type { Db } from './database.js';
+import { precompiled } from './precompiled.js';
 import type { ReplicationTables } from './replication-schema.js';
 
 export interface RuleRecord {
@@ -81,6 +82,9 @@ const toRow = (rule: RuleRecord): RuleRow => ({
   updated_by: rule.updatedBy,
 });
 
+// Read by every push (triggers match it): precompiled.
+const allRules = precompiled((db, _: object) => db.selectFrom('replication_rules').selectAll().orderBy('name'));
+
 export function replicationRuleStore(db: Db): ReplicationRuleStore {
   return {
     async create(rule) {
@@ -107,7 +111,7 @@ export function replicationRuleStore(db: Db): ReplicationRuleStore {
       return row && toRule(row);
     },
     async list() {
-      return (await db.selectFrom('replication_rules').selectAll().orderBy('name').execute()).map(toRule);
+      return (await allRules.rows(db, {})).map(toRule);
     },
     async claimSchedule(id, expected, next) {
       const result = await db.updateTable('replication_rules').set({ next_run_at: next }).where('id', '=', id).where('next_run_at', '=', expected).executeTakeFirst();

@@ -1,4 +1,5 @@
 import type { Db } from './database.js';
+import { precompiled } from './precompiled.js';
 
 export interface RepositoryStore {
   /** Records that a repository exists (idempotent). */
@@ -8,10 +9,14 @@ export interface RepositoryStore {
   list(options: { last?: string; limit: number }): Promise<string[]>;
 }
 
+const ensureRepository = precompiled((db, v: { name: string; now: number }) =>
+  db.insertInto('repositories').values({ name: v.name, created_at: v.now }).onConflict((c) => c.column('name').doNothing()),
+);
+
 export function repositoryStore(db: Db): RepositoryStore {
   return {
     async ensure(name, now) {
-      await db.insertInto('repositories').values({ name, created_at: now }).onConflict((c) => c.column('name').doNothing()).execute();
+      await ensureRepository.execute(db, { name, now });
     },
     async exists(name) {
       const row = await db.selectFrom('repositories').select('name').where('name', '=', name).executeTakeFirst();

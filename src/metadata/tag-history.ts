@@ -1,4 +1,5 @@
 import type { Db } from './database.js';
+import { precompiled } from './precompiled.js';
 
 export interface TagHistoryEntry {
   repository: string;
@@ -27,10 +28,14 @@ type Row = { repository: string; tag: string; digest: string; time: number; acto
 const toEntry = (r: Row): TagHistoryEntry => ({ repository: r.repository, tag: r.tag, digest: r.digest, time: Number(r.time), actor: r.actor, via: r.via });
 const columns = ['repository', 'tag', 'digest', 'time', 'actor', 'via'] as const;
 
+const insertEntry = precompiled((db, v: TagHistoryEntry & { id: string }) =>
+  db.insertInto('tag_history').values({ id: v.id, repository: v.repository, tag: v.tag, digest: v.digest, time: v.time, actor: v.actor, via: v.via }),
+);
+
 export function tagHistoryStore(db: Db): TagHistoryStore {
   return {
     async add(e) {
-      await db.insertInto('tag_history').values(e).execute();
+      await insertEntry.execute(db, e);
     },
     async ofDigests(digests) {
       if (digests.length === 0) return [];

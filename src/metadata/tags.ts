@@ -1,5 +1,6 @@
 import type { Db } from './database.js';
 import { fastReads, type FastReads } from './fast-reads.js';
+import { precompiled } from './precompiled.js';
 
 export interface TagStore {
   /**
@@ -21,23 +22,29 @@ export interface TagStore {
   list(repository: string, options: { last?: string; limit: number }): Promise<string[]>;
 }
 
+// A push's statements (see precompiled.ts).
+const touchManifest = precompiled((db, v: { repository: string; digest: string; now: number }) =>
+  db.updateTable('manifests').set({ touched_at: v.now }).where('repository', '=', v.repository).where('digest', '=', v.digest),
+);
+const tagDigest = precompiled((db, v: { repository: string; name: string }) =>
+  db.selectFrom('tags').select('digest').where('repository', '=', v.repository).where('name', '=', v.name),
+);
+const upsertTag = precompiled((db, v: { repository: string; name: string; digest: string; now: number }) =>
+  db
+    .insertInto('tags')
+    .values({ repository: v.repository, name: v.name, digest: v.digest, updated_at: v.now })
+    .onConflict((c) => c.columns(['repository', 'name']).doUpdateSet({ digest: v.digest, updated_at: v.now })),
+);
+
 /** `reads`: the hot reads' fast path (outside transactions; see fast-reads.ts). */
 export function tagStore(db: Db, reads: FastReads = fastReads(db)): TagStore {
-  const digestOf = reads.prepare(() => db.selectFrom('tags').select('digest').where('repository', '=', '').where('name', '=', ''));
-  const touch = (repository: string, digest: string, now: number) =>
-    db.updateTable('manifests').set({ touched_at: now }).where('repository', '=', repository).where('digest', '=', digest).execute();
-  // Inside `set`: the tag as this store's (transaction's) connection sees it.
-  const current = async (repository: string, name: string) =>
-    (await db.selectFrom('tags').select('digest').where('repository', '=', repository).where('name', '=', name).executeTakeFirst())?.digest;
+  const touch = (repository: string, digest: string, now: number) => touchManifest.execute(db, { repository, digest, now });
 
   return {
     async set(repository, name, digest, now, known) {
-      const previous = known ? known.digest : await current(repository, name);
-      await db
-        .insertInto('tags')
-        .values({ repository, name, digest, updated_at: now })
-        .onConflict((c) => c.columns(['repository', 'name']).doUpdateSet({ digest, updated_at: now }))
-        .execute();
+      // Unless known: the tag as this store's (transaction's) connection sees it.
+      const previous = known ? known.digest : (await tagDigest.first(db, { repository, name }))?.digest;
+      await upsertTag.execute(db, { repository, name, digest, now });
       if (previous !== undefined && previous !== digest) await touch(repository, previous, now);
       return previous;
     },
@@ -47,7 +54,7 @@ export function tagStore(db: Db, reads: FastReads = fastReads(db)): TagStore {
       return row.digest;
     },
     async resolve(repository, name) {
-      return (await digestOf.first([repository, name]))?.digest;
+      return (await reads.first(tagDigest, { repository, name }))?.digest;
     },
     async remove(repository, name, now) {
       const removed = await db.deleteFrom('tags').where('repository', '=', repository).where('name', '=', name).returning('digest').executeTakeFirst();

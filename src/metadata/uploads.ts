@@ -1,4 +1,5 @@
 import type { Db } from './database.js';
+import { precompiled } from './precompiled.js';
 
 export interface UploadRecord {
   id: string;
@@ -26,23 +27,30 @@ const toRecord = (row: { id: string; repository: string; size: number; created_a
   updatedAt: Number(row.updated_at),
 });
 
+// Every blob push runs these (see precompiled.ts).
+const insertUpload = precompiled((db, v: UploadRecord) =>
+  db.insertInto('uploads').values({ id: v.id, repository: v.repository, size: v.size, created_at: v.createdAt, updated_at: v.updatedAt }),
+);
+const uploadById = precompiled((db, v: { id: string }) => db.selectFrom('uploads').selectAll().where('id', '=', v.id));
+const resizeUpload = precompiled((db, v: { id: string; size: number; now: number }) =>
+  db.updateTable('uploads').set({ size: v.size, updated_at: v.now }).where('id', '=', v.id),
+);
+const deleteUpload = precompiled((db, v: { id: string }) => db.deleteFrom('uploads').where('id', '=', v.id));
+
 export function uploadStore(db: Db): UploadStore {
   return {
     async create(record) {
-      await db
-        .insertInto('uploads')
-        .values({ id: record.id, repository: record.repository, size: record.size, created_at: record.createdAt, updated_at: record.updatedAt })
-        .execute();
+      await insertUpload.execute(db, record);
     },
     async get(id) {
-      const row = await db.selectFrom('uploads').selectAll().where('id', '=', id).executeTakeFirst();
+      const row = await uploadById.first(db, { id });
       return row ? toRecord(row) : undefined;
     },
     async setSize(id, size, now) {
-      await db.updateTable('uploads').set({ size, updated_at: now }).where('id', '=', id).execute();
+      await resizeUpload.execute(db, { id, size, now });
     },
     async remove(id) {
-      await db.deleteFrom('uploads').where('id', '=', id).execute();
+      await deleteUpload.execute(db, { id });
     },
     async staleSince(before, limit, after) {
       let query = db.selectFrom('uploads').selectAll().where('updated_at', '<', before).orderBy('id').limit(limit);

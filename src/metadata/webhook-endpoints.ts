@@ -1,4 +1,5 @@
 import type { Db } from './database.js';
+import { precompiled } from './precompiled.js';
 import type { Database } from './schema.js';
 
 export type WebhookFormat = 'wharf' | 'distribution';
@@ -54,6 +55,16 @@ const toEndpoint = (row: Row): WebhookEndpoint => ({
   updatedAt: Number(row.updated_at),
 });
 
+// Read by every push (events.ts asks who listens): precompiled, one per shape.
+const listeningAnywhere = precompiled((db, _: object) => db.selectFrom('webhook_endpoints').selectAll().where('enabled', '=', 1).where('project', 'is', null));
+const listeningTo = precompiled((db, v: { project: string }) =>
+  db
+    .selectFrom('webhook_endpoints')
+    .selectAll()
+    .where('enabled', '=', 1)
+    .where((eb) => eb.or([eb('project', 'is', null), eb('project', '=', v.project)])),
+);
+
 export function webhookEndpointStore(db: Db): WebhookEndpointStore {
   return {
     async create(e) {
@@ -101,12 +112,7 @@ export function webhookEndpointStore(db: Db): WebhookEndpointStore {
       return Number(result.numDeletedRows) > 0;
     },
     async listening(project) {
-      const rows = await db
-        .selectFrom('webhook_endpoints')
-        .selectAll()
-        .where('enabled', '=', 1)
-        .where((eb) => (project === null ? eb('project', 'is', null) : eb.or([eb('project', 'is', null), eb('project', '=', project)])))
-        .execute();
+      const rows = project === null ? await listeningAnywhere.rows(db, {}) : await listeningTo.rows(db, { project });
       return rows.map(toEndpoint);
     },
     async keys() {
