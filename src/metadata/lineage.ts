@@ -1,5 +1,5 @@
 import type { Db } from './database.js';
-import { precompiled } from './precompiled.js';
+import { precompiled, precompiledWithList } from './precompiled.js';
 import { bigintValue, textValue } from './sql-values.js';
 import type { Database } from './schema.js';
 
@@ -91,6 +91,10 @@ const withPrefix = precompiled((db, v: { chainId: string }) =>
     .where('p.chain_id', '=', v.chainId)
     .limit(LIMIT),
 );
+// Every tag move asks what was built on the digest it leaves.
+const basedOn = precompiledWithList('digests', (db, v: { digests: readonly string[] }) =>
+  db.selectFrom('lineage_images as l').select(columns).where('l.base_digest', 'in', v.digests).orderBy('l.repository').orderBy('l.digest').limit(LIMIT),
+);
 
 export function lineageStore(db: Db): LineageStore {
   const select = () => db.selectFrom('lineage_images as l').select(columns);
@@ -121,8 +125,7 @@ export function lineageStore(db: Db): LineageStore {
     },
     async builtOn(digests) {
       if (digests.length === 0) return [];
-      const rows = await select().where('l.base_digest', 'in', digests.slice(0, 500)).orderBy('l.repository').orderBy('l.digest').limit(LIMIT).execute();
-      return rows.map(toRecord);
+      return (await basedOn.rows(db, { digests: digests.slice(0, 500) })).map(toRecord);
     },
     async setBase(repository, digest, base) {
       await db.updateTable('lineage_images').set(baseColumns(base)).where('repository', '=', repository).where('digest', '=', digest).execute();

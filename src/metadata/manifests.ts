@@ -3,7 +3,7 @@ import { referrerArtifactType } from '../oci/manifest.js';
 import type { Db } from './database.js';
 import { isPostgres } from './dialect.js';
 import { fastReads, type FastReads } from './fast-reads.js';
-import { precompiled } from './precompiled.js';
+import { precompiled, precompiledWithList } from './precompiled.js';
 import type { Database } from './schema.js';
 import { sizesInRepository } from './digest-sizes.js';
 import { holdDigest, releaseDigests, type UsageChange } from './project-usage.js';
@@ -118,6 +118,11 @@ const insertManifest = precompiled((db, v: Row & { touched_at: number }) =>
     .onConflict((c) => c.columns(['repository', 'digest']).doUpdateSet({ touched_at: v.touched_at })),
 );
 
+// Lineage asks it on every tag move.
+const childManifests = precompiledWithList('parents', (db, v: { repository: string; parents: readonly string[] }) =>
+  db.selectFrom('manifest_references').select('child').where('repository', '=', v.repository).where('kind', '=', 'manifest').where('parent', 'in', v.parents),
+);
+
 /** `reads`: the hot reads' fast path (outside transactions; see fast-reads.ts). */
 export function manifestStore(db: Db, reads: FastReads = fastReads(db)): ManifestStore {
   return {
@@ -174,14 +179,7 @@ export function manifestStore(db: Db, reads: FastReads = fastReads(db)): Manifes
     async children(repository, parents) {
       const out: string[] = [];
       for (let i = 0; i < parents.length; i += 200) {
-        const rows = await db
-          .selectFrom('manifest_references')
-          .select('child')
-          .where('repository', '=', repository)
-          .where('kind', '=', 'manifest')
-          .where('parent', 'in', parents.slice(i, i + 200))
-          .execute();
-        out.push(...rows.map((r) => r.child));
+        out.push(...(await childManifests.rows(db, { repository, parents: parents.slice(i, i + 200) })).map((r) => r.child));
       }
       return out;
     },

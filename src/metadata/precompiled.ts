@@ -1,15 +1,18 @@
 import type { Compilable, CompiledQuery, QueryResult } from 'kysely';
 import type { Db } from './database.js';
 
-/** Stands, in a query being built, for the value named `name` that each run supplies. */
+/** Stands, in a query being built, for the value named `name` (its `index`th item) that each run supplies. */
 class Slot {
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    readonly index?: number,
+  ) {}
 }
 
 interface Compiled<Row> {
   query: CompiledQuery<Row>;
-  /** Each bound parameter: a slot's name, or a constant the builder bound. */
-  bindings: Array<{ name: string } | { value: unknown }>;
+  /** Each bound parameter: a slot, or a constant the builder bound. */
+  bindings: Array<Slot | { value: unknown }>;
 }
 
 /** A statement built and compiled once per SQL dialect, then run with new values on any connection or transaction. */
@@ -35,17 +38,25 @@ export interface Precompiled<Values, Row> {
  */
 export function precompiled<Values extends object, Row = never>(
   build: (db: Db, values: Values) => Compilable<Row>,
+  /** Fields that are lists, and the length each is compiled for. */
+  lists: Record<string, number> = {},
 ): Precompiled<Values, Row> {
   // By adapter class: the SQL differs between SQLite and PostgreSQL (a process may use both in tests).
   const byDialect = new Map<unknown, Compiled<Row>>();
-  const placeholders = new Proxy({} as Values, { get: (_, name) => new Slot(String(name)) });
+  const placeholders = new Proxy({} as Values, {
+    get: (_, field) => {
+      const name = String(field);
+      const length = lists[name];
+      return length === undefined ? new Slot(name) : Array.from({ length }, (_, i) => new Slot(name, i));
+    },
+  });
 
   const compiled = (db: Db): Compiled<Row> => {
     const dialect = db.getExecutor().adapter.constructor;
     let found = byDialect.get(dialect);
     if (!found) {
       const query = build(db, placeholders).compile();
-      const bindings = query.parameters.map((p) => (p instanceof Slot ? { name: p.name } : { value: p }));
+      const bindings = query.parameters.map((p) => (p instanceof Slot ? p : { value: p }));
       found = { query, bindings };
       byDialect.set(dialect, found);
     }
@@ -55,20 +66,45 @@ export function precompiled<Values extends object, Row = never>(
   const bind = (db: Db, values: Values): CompiledQuery<Row> => {
     const { query, bindings } = compiled(db);
     const parameters = bindings.map((b) => {
-      if (!('name' in b)) return b.value;
-      const value = (values as Record<string, unknown>)[b.name];
-      if (value === undefined) throw new TypeError(`precompiled query: no value for '${b.name}'`);
+      if (!(b instanceof Slot)) return b.value;
+      const field = (values as Record<string, unknown>)[b.name];
+      const value = b.index === undefined ? field : (field as readonly unknown[] | undefined)?.[b.index];
+      if (value === undefined) throw new TypeError(`precompiled query: no value for '${b.name}'${b.index === undefined ? '' : ` [${b.index}]`}`);
       return value;
     });
     return { ...query, parameters };
   };
-  const execute = (db: Db, values: Values) => db.executeQuery(bind(db, values));
+  return { bind, ...runners((db: Db, values: Values) => db.executeQuery(bind(db, values))) };
+}
 
+/** The ways to run a statement, given how to execute it. */
+function runners<Values, Row>(execute: (db: Db, values: Values) => Promise<QueryResult<Row>>): Omit<Precompiled<Values, Row>, 'bind'> {
   return {
-    bind,
     execute,
     rows: async (db, values) => (await execute(db, values)).rows,
     first: async (db, values) => (await execute(db, values)).rows[0],
     changes: async (db, values) => Number((await execute(db, values)).numAffectedRows ?? 0),
   };
+}
+
+/** Lists up to this long get statements of their own; longer ones are built per run. */
+const LIST_LENGTH_PRECOMPILED = 32;
+
+/**
+ * A statement with an `in (…)` list in field `list`: precompiled for each list length up to 32
+ * as it is met (a manifest's references, a few digests), built anew per run for longer lists.
+ * `build` must also work with the real values.
+ */
+export function precompiledWithList<Values extends object, Row>(
+  list: keyof Values & string,
+  build: (db: Db, values: Values) => Compilable<Row>,
+): Omit<Precompiled<Values, Row>, 'bind'> {
+  const byLength = new Map<number, Precompiled<Values, Row>>();
+  return runners((db: Db, values: Values): Promise<QueryResult<Row>> => {
+    const length = (values[list] as readonly unknown[]).length;
+    if (length > LIST_LENGTH_PRECOMPILED) return db.executeQuery(build(db, values));
+    let statement = byLength.get(length);
+    if (!statement) byLength.set(length, (statement = precompiled(build, { [list]: length })));
+    return statement.execute(db, values);
+  });
 }

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { fastReads } from '../../src/metadata/fast-reads.js';
-import { precompiled } from '../../src/metadata/precompiled.js';
+import { precompiled, precompiledWithList } from '../../src/metadata/precompiled.js';
 import { testDatabases } from '../fixtures/databases.js';
 
 let builds = 0;
@@ -21,6 +21,9 @@ const upsertTag = precompiled((db, v: { repository: string; name: string; digest
 // 'r/' is a constant the builder binds, beside the run's value.
 const tagsLike = precompiled((db, v: { prefix: string }) =>
   db.selectFrom('tags').select(['repository', 'name', 'digest', 'updated_at']).where('repository', 'like', 'r/%').where('name', 'like', v.prefix).orderBy('name'),
+);
+const tagsNamed = precompiledWithList('names', (db, v: { repository: string; names: readonly string[] }) =>
+  db.selectFrom('tags').select('name').where('repository', '=', v.repository).where('name', 'in', v.names).orderBy('name'),
 );
 const dropTag = precompiled((db, v: { name: string }) => db.deleteFrom('tags').where('name', '=', v.name));
 
@@ -62,6 +65,17 @@ for (const dialect of testDatabases('precompiled')) {
       assert.equal(await tagsLike.first(db, { prefix: 'gone' }), undefined);
       const reads = fastReads(db);
       assert.equal((await reads.first(tagsLike, { prefix: 'kept' }))?.digest, 'sha256:5');
+    });
+
+    test('an in-list: compiled per length, each run binds its own items; a long list is built per run', async (t) => {
+      const db = await dialect.open(t);
+      const names = Array.from({ length: 40 }, (_, i) => `t${String(i).padStart(2, '0')}`);
+      for (const name of names) await upsertTag.execute(db, { repository: 'r/z', name, digest: 'sha256:7', now: 3 });
+      const named = async (list: string[]) => (await tagsNamed.rows(db, { repository: 'r/z', names: list })).map((r) => r.name);
+      assert.deepEqual(await named(['t01']), ['t01']);
+      assert.deepEqual(await named(['t05']), ['t05'], 'the same length again, other items');
+      assert.deepEqual(await named(['t03', 'nope', 't02']), ['t02', 't03']);
+      assert.deepEqual(await named([...names, 'nope']), names, 'past the precompiled lengths');
     });
 
     test('a missing value is refused by name, not bound as NULL', async (t) => {
