@@ -46,14 +46,17 @@ export class SqliteCommits {
     this.relaxed = true;
   }
 
-  /** Called as the holder lets go of the connection: waits for its writes to reach the disk. */
+  /**
+   * Called as the holder lets go of the connection: waits for its writes to reach the disk. Only
+   * a holder that wrote, and not relaxed: a relaxed holder's frames reach the disk with the next
+   * flush anyone makes (a WAL fsync covers every frame before it), and a holder that only read
+   * has nothing of its own to wait for.
+   */
   released(): Promise<void> {
     const flush = this.wrote && !this.relaxed;
-    this.relaxed = false;
-    if (!flush) return Promise.resolve();
-    // A relaxed holder's writes stay noted: the next durable flush covers them too.
     this.wrote = false;
-    return this.wal?.sync() ?? Promise.resolve();
+    this.relaxed = false;
+    return flush ? (this.wal?.sync() ?? Promise.resolve()) : Promise.resolve();
   }
 }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RegistryError } from '../errors.js';
-import { runExclusive } from '../lib/exclusive.js';
+import { runExclusive, type LeaseOps } from '../lib/exclusive.js';
 import { parseDigest } from '../oci/digest.js';
 import type { BlobContent, BlobInfo } from '../registry/registry.js';
 import type { ByteRange } from '../storage/driver.js';
@@ -64,6 +64,17 @@ export function blobCache(deps: MirrorDeps): BlobCache {
   const starting = new SingleFlight<string, InflightBlob | 'cached'>();
   const holder = `${hostname()}:${process.pid}:${randomUUID()}`;
   const heads = new SingleFlight<string, number>();
+  /**
+   * The fetch lease commits without waiting for the disk (dialect.ts, relaxed): it is on the path
+   * to a first pull's first byte, and a lease a crash takes back costs at most a second download
+   * of the blob, the worst case anyway. Other instances see it as soon as it commits.
+   */
+  const relaxed = <T>(work: (leases: LeaseOps) => Promise<T>) => metadata.transaction((tx) => work(tx.leases), { relaxed: true });
+  const fetchLeases: LeaseOps = {
+    acquire: (name, who, ttlMs, now) => relaxed((leases) => leases.acquire(name, who, ttlMs, now)),
+    renew: (name, who, ttlMs, now) => relaxed((leases) => leases.renew(name, who, ttlMs, now)),
+    release: (name, who) => relaxed((leases) => leases.release(name, who)),
+  };
 
   const unknown = (route: MirrorRoute, digest: string) => () =>
     new RegistryError('BLOB_UNKNOWN', `blob unknown to upstream ${route.upstream.name}`, { detail: { digest, upstream: route.upstream.name } });
@@ -132,7 +143,7 @@ export function blobCache(deps: MirrorDeps): BlobCache {
     const deadline = deps.now() + FETCH_WAIT_MS;
     for (;;) {
       const outcome = await new Promise<InflightBlob | 'cached' | 'held'>((resolve, reject) => {
-        const leased = runExclusive(metadata.leases, lease, { holder, ttlMs: FETCH_LEASE_MS, now: deps.now, onRenewError: (error) => deps.log.warn({ err: error, digest }, 'renewing a mirror fetch lease failed') }, async () => {
+        const leased = runExclusive(fetchLeases, lease, { holder, ttlMs: FETCH_LEASE_MS, now: deps.now, onRenewError: (error) => deps.log.warn({ err: error, digest }, 'renewing a mirror fetch lease failed') }, async () => {
           // The previous holder may have finished just before this one took the lease.
           if (await storedHere(route, digest)) return resolve('cached');
           const download = await startDownload(route, digest, wrap);

@@ -44,11 +44,13 @@ test('concurrent writers share WAL fsyncs, and each answers after one', async (t
   assert.equal((other.prepare(`select count(*) as n from leases where name like 'lease-%'`).get() as { n: number }).n, writers);
 });
 
-test('reads and relaxed transactions do not wait for a flush; the next durable write flushes', async (t) => {
+test('reads and relaxed transactions do not wait for a flush, nor does a read after a relaxed commit; the next durable write flushes', async (t) => {
   const { db, flushes } = await openCounted(t);
   await leaseStore(db).get('x');
   await relaxedTransaction(db, (trx) => leaseStore(trx).acquire('reserve', 'a', 60_000, 1_000));
   assert.deepEqual(flushes, [], 'no flush for a read or a relaxed commit');
+  assert.equal((await leaseStore(db).get('reserve'))?.holder, 'a');
+  assert.deepEqual(flushes, [], 'nor for a read after a relaxed commit (the first durable flush covers its frames)');
   await leaseStore(db).acquire('other', 'a', 60_000, 1_000); // a write outside any transaction
   assert.deepEqual(flushes, [1]);
   await db.transaction().execute(async (trx) => leaseStore(trx).get('x'));

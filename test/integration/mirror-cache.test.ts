@@ -86,6 +86,7 @@ describe('mirror: pull-through cache of a Wharf upstream', () => {
     assert.equal(first.digest, img.manifest.digest);
     assert.equal(first.manifestDigest, img.manifest.digest);
     for (const d of img.blobs.keys()) assert.equal(up.blobGets(d), 1, `one upstream GET of ${d}`);
+    assert.equal(up.blobRequests().length, img.blobs.size, 'a plain GET of an uncached blob is one upstream request: no HEAD before it');
 
     up.reset();
     const second = await pull(mirror.url, 'up/t/app', 'v1');
@@ -196,6 +197,39 @@ describe('mirror: pull-through cache of a Wharf upstream', () => {
     const cached = await get(`${mirror.url}/v2/flaky/t/range/blobs/${d}`, { headers: { range: 'bytes=-10' } });
     assert.equal(cached.status, 206);
     assert.deepEqual(cached.body, layer.subarray(layer.length - 10));
+  });
+
+  test('a first blob pull waits for no disk flush before its first byte (the fetch lease commits relaxed)', async () => {
+    const layer = randomBlob(1 << 20);
+    await pushImage(upstream.url, 't/lease', 'v1', ociImage({ layers: [layer] }));
+    const d = sha256(layer);
+    const walSyncs = async () => {
+      const metrics = await get(`${mirror.url}/metrics`);
+      assert.equal(metrics.status, 200);
+      return Number(/^wharf_database_wal_syncs_total (\d+)/m.exec(metrics.text())?.[1]);
+    };
+    flaky.mode = 'stall';
+    flaky.stallAfter = 100_000;
+    flaky.reset();
+    try {
+      // Earlier tests' downloads may still be storing (their commits flush): wait for a quiet moment.
+      let before = await walSyncs();
+      for (let i = 0; i < 50; i++) {
+        await sleep(200);
+        const now = await walSyncs();
+        if (now === before) break;
+        before = now;
+      }
+      const pull = await request('GET', `${mirror.url}/v2/flaky/t/lease/blobs/${d}`, { stream: true });
+      assert.equal(pull.status, 200);
+      const hashed = hashStream(pull.response);
+      assert.equal(await walSyncs(), before, 'no WAL fsync between the request and its first byte');
+      flaky.release();
+      assert.equal((await hashed).digest, d);
+    } finally {
+      flaky.mode = 'pass';
+      flaky.release();
+    }
   });
 
   test('20 concurrent pulls of one uncached 200 MiB blob: one upstream download, every digest right', async () => {
