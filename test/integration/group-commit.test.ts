@@ -6,7 +6,7 @@
  * its transaction only when it holds up nobody).
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,6 +18,7 @@ import { relaxedTransaction } from '../../src/metadata/dialect.js';
 import { leaseStore } from '../../src/metadata/leases.js';
 import { metadataStore } from '../../src/metadata/store.js';
 import { makeTempDir } from '../fixtures/paths.js';
+import { noStrace } from '../fixtures/strace.js';
 
 async function openCounted(t: { after(fn: () => unknown): void }): Promise<{ db: Db; file: string; flushes: number[] }> {
   const file = path.join(await makeTempDir('group-commit-'), 'wharf.db');
@@ -57,8 +58,6 @@ test('reads and relaxed transactions do not wait for a flush, nor does a read af
   assert.deepEqual(flushes, [1], 'a transaction that wrote nothing does not flush');
 });
 
-// scripts/install-deps.sh installs strace; a machine without it skips with the reason.
-const noStrace = spawnSync('strace', ['-V']).error ? 'strace is not installed (scripts/install-deps.sh installs it)' : false;
 
 test('strace: the commit, then an fsync of the WAL, then the answer', { skip: noStrace }, async (t) => {
   // strace names files by their real path.

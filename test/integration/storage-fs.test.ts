@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, realpath, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { checkedDriver } from '../../src/storage/checked-driver.js';
 import { filesystemDriver } from '../../src/storage/fs-driver.js';
 import { storeTemporaries } from '../fixtures/paths.js';
+import { noStrace } from '../fixtures/strace.js';
 import { storageContract } from './storage-contract.js';
 
 storageContract('filesystem', async () => {
@@ -115,6 +119,46 @@ describe('filesystem purgeTemporaries', () => {
     } finally {
       await driver.close();
       await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('filesystem placement', () => {
+  it('strace: each placement is a rename, then an fsync of its directory, before it resolves', { skip: noStrace }, async (t) => {
+    // strace names files by their real path.
+    const root = await realpath(await mkdtemp(join(tmpdir(), 'wharf-storage-strace-')));
+    t.after(() => rm(root, { recursive: true, force: true }));
+    const keys = ['blobs/aa/one', 'blobs/aa/two', 'blobs/aa/three', 'blobs/bb/four'];
+    const script = `
+      const { filesystemDriver } = await import(${JSON.stringify(fileURLToPath(new URL('../../src/storage/fs-driver.js', import.meta.url)))});
+      const driver = filesystemDriver(${JSON.stringify(root)});
+      for (const key of ${JSON.stringify(keys)}) {
+        await (await driver.stage(Buffer.from(key))).place(key);
+        process.stdout.write('PLACED ' + key + '\\n');
+      }
+      await driver.close();
+    `;
+    const trace = join(root, 'trace');
+    const child = spawn('strace', ['-f', '-y', '-qq', '-e', 'trace=write,openat,rename,renameat,renameat2,fsync,fdatasync', '-o', trace, process.execPath, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => child.kill('SIGKILL'));
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0, stdout);
+    const lines = (await readFile(trace, 'utf8')).split('\n');
+    let from = 0;
+    for (const key of keys) {
+      const placed = lines.findIndex((line) => /\bwrite\(1</.test(line) && line.includes(`PLACED ${key}`));
+      assert.ok(placed > from, `${key}: placed after the previous one`);
+      const span = lines.slice(from, placed);
+      const renamed = span.findIndex((line) => /\brename(at2?)?\(/.test(line) && line.includes(`${root}/${key}"`));
+      assert.ok(renamed >= 0, `${key}: renamed into place`);
+      const directory = `<${root}/${key.slice(0, key.lastIndexOf('/'))}>`;
+      assert.ok(
+        span.slice(renamed).some((line) => /\b(fsync|fdatasync)\(/.test(line) && line.includes(directory)),
+        `${key}: its directory fsynced after the rename, before the placement resolved:\n${span.slice(renamed).join('\n')}`,
+      );
+      from = placed;
     }
   });
 });
