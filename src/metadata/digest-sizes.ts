@@ -1,13 +1,6 @@
 import type { Db } from './database.js';
 import { precompiledWithList } from './precompiled.js';
 
-/**
- * The stored size of each of `digests` that `repository` holds: blobs it may serve, or its
- * manifests. A digest it does not hold is absent from the map. One query per 500 digests, to stay
- * under SQLite's bound-parameter limit for very large manifests. With `lock`, the link or manifest
- * rows found stay locked FOR SHARE until the transaction ends (PostgreSQL), so GC cannot delete
- * them meanwhile; every locker takes them in digest order, so two never wait for each other.
- */
 type Lookup = { repository: string; digests: readonly string[] };
 // Each with a locking variant (see `sizesInRepository`).
 const statements = (lock: boolean) => ({
@@ -33,6 +26,13 @@ const statements = (lock: boolean) => ({
 const plain = statements(false);
 const locking = statements(true);
 
+/**
+ * The stored size of each of `digests` that `repository` holds: blobs it may serve, or its
+ * manifests. A digest it does not hold is absent from the map. One query per 500 digests, to stay
+ * under SQLite's bound-parameter limit for very large manifests. With `lock`, the link or manifest
+ * rows found stay locked FOR SHARE until the transaction ends (PostgreSQL), so GC cannot delete
+ * them meanwhile; every locker takes them in digest order, so two never wait for each other.
+ */
 export async function sizesInRepository(db: Db, kind: 'blob' | 'manifest', repository: string, digests: readonly string[], lock = false): Promise<Map<string, number>> {
   const unique = [...new Set(digests)].sort();
   const sizes = new Map<string, number>();
