@@ -25,7 +25,16 @@ export interface LeaseStore {
   release(name: string, holder: string): Promise<void>;
   /** The lease as stored (possibly expired), or undefined. */
   get(name: string): Promise<Lease | undefined>;
+  /** Leases whose name starts with `prefix` (no `%` or `_` in it), at most 1000. */
+  withPrefix(prefix: string): Promise<Lease[]>;
 }
+
+const toLease = (row: { name: string; holder: string; acquired_at: number; expires_at: number }): Lease => ({
+  name: row.name,
+  holder: row.holder,
+  acquiredAt: Number(row.acquired_at),
+  expiresAt: Number(row.expires_at),
+});
 
 export function leaseStore(db: Db): LeaseStore {
   return {
@@ -62,7 +71,10 @@ export function leaseStore(db: Db): LeaseStore {
     },
     async get(name) {
       const row = await db.selectFrom('leases').selectAll().where('name', '=', name).executeTakeFirst();
-      return row && { name: row.name, holder: row.holder, acquiredAt: Number(row.acquired_at), expiresAt: Number(row.expires_at) };
+      return row && toLease(row);
+    },
+    async withPrefix(prefix) {
+      return (await db.selectFrom('leases').selectAll().where('name', 'like', `${prefix}%`).orderBy('name').limit(1000).execute()).map(toLease);
     },
   };
 }

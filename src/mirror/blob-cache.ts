@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RegistryError } from '../errors.js';
 import { runExclusive, type LeaseOps } from '../lib/exclusive.js';
+import { isGoneFromThisHost, processIdentity } from '../lib/process-identity.js';
 import { parseDigest } from '../oci/digest.js';
 import type { BlobContent, BlobInfo } from '../registry/registry.js';
 import type { ByteRange } from '../storage/driver.js';
@@ -34,6 +34,22 @@ export interface BlobCache {
 
 /** How long a fetch lease lasts unrenewed: how long a crashed instance's fetch holds the others back. */
 const FETCH_LEASE_MS = 30_000;
+const FETCH_LEASE_PREFIX = 'mirror-fetch:';
+
+/**
+ * Releases the fetch leases of processes of this host that are gone (killed mid-download): a
+ * restarted instance need not wait out their time to live before pulling those blobs. Returns how
+ * many it released. Other hosts' leases expire as before.
+ */
+export async function releaseOrphanedFetchLeases(metadata: MetadataStore): Promise<number> {
+  let released = 0;
+  for (const lease of await metadata.leases.withPrefix(FETCH_LEASE_PREFIX)) {
+    if (!isGoneFromThisHost(lease.holder)) continue;
+    await metadata.leases.release(lease.name, lease.holder);
+    released += 1;
+  }
+  return released;
+}
 /** How often an instance waiting for another's fetch looks for the cached blob. */
 const FETCH_POLL_MS = 200;
 /** How long it waits at most before fetching itself (the blob is then downloaded twice). */
@@ -62,7 +78,7 @@ export function blobCache(deps: MirrorDeps): BlobCache {
   /** Downloads in flight, by upstream and digest; each also collects the repositories to link. */
   const inflight = new Map<string, Download>();
   const starting = new SingleFlight<string, InflightBlob | 'cached'>();
-  const holder = `${hostname()}:${process.pid}:${randomUUID()}`;
+  const holder = `${processIdentity()}:${randomUUID()}`;
   const heads = new SingleFlight<string, number>();
   /**
    * The fetch lease commits without waiting for the disk (dialect.ts, relaxed): it is on the path
@@ -139,7 +155,7 @@ export function blobCache(deps: MirrorDeps): BlobCache {
    * fetched it meanwhile. The lease is held (and renewed) until the blob is stored and linked.
    */
   async function fetchOnce(route: MirrorRoute, digest: string, wrap?: SourceWrap): Promise<InflightBlob | 'cached'> {
-    const lease = `mirror-fetch:${route.upstream.name}:${digest}`;
+    const lease = `${FETCH_LEASE_PREFIX}${route.upstream.name}:${digest}`;
     const deadline = deps.now() + FETCH_WAIT_MS;
     for (;;) {
       const outcome = await new Promise<InflightBlob | 'cached' | 'held'>((resolve, reject) => {

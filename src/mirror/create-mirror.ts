@@ -5,7 +5,7 @@ import type { MetadataStore } from '../metadata/store.js';
 import type { ContentLifecycle } from '../registry/content.js';
 import type { Registry } from '../registry/registry.js';
 import type { StorageDriver } from '../storage/driver.js';
-import { blobCache } from './blob-cache.js';
+import { blobCache, releaseOrphanedFetchLeases } from './blob-cache.js';
 import type { MirrorLog } from './deps.js';
 import { createEvictor } from './eviction.js';
 import { manifestCache } from './manifest-cache.js';
@@ -57,12 +57,20 @@ export interface Mirror {
   close(): Promise<void>;
 }
 
-/** Builds the pull-through cache around `inner`. Empties the spool directory (leftovers of a crash). */
+/**
+ * Builds the pull-through cache around `inner`. Empties the spool directory and releases the fetch
+ * leases of ended processes of this host (leftovers of a crash).
+ */
 export async function createMirror(options: MirrorOptions): Promise<Mirror> {
   const now = options.now ?? Date.now;
   await rm(options.spoolDirectory, { recursive: true, force: true });
   await makeDirectory(options.spoolDirectory, options.fileModes ?? privateModes);
   await removeDeadSpools(dirname(options.spoolDirectory));
+  const orphaned = await releaseOrphanedFetchLeases(options.metadata).catch((error: unknown) => {
+    options.log.warn({ err: error }, 'releasing the fetch leases of ended processes failed (they expire by themselves)');
+    return 0;
+  });
+  if (orphaned > 0) options.log.info({ leases: orphaned }, 'released mirror fetch leases of ended processes');
   const upstreams: Upstream[] = options.upstreams.map((settings) => ({
     name: settings.name,
     registry: settings.registry,
