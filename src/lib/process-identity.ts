@@ -40,10 +40,15 @@ export function isGoneFromThisHost(name: string): boolean {
     // A start time that is not a number: a name written before it was recorded; the id alone counts.
     return now === undefined || (started !== undefined && /^\d+$/.test(started) && started !== now);
   }
+  return !isAlive(pid);
+}
+
+/** Whether a process with this id exists (it may belong to another user). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return false;
+    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== 'EPERM';
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -35,6 +35,10 @@ export interface BlobCache {
 /** How long a fetch lease lasts unrenewed: how long a crashed instance's fetch holds the others back. */
 const FETCH_LEASE_MS = 30_000;
 const FETCH_LEASE_PREFIX = 'mirror-fetch:';
+/** How often an instance waiting for another's fetch looks for the cached blob. */
+const FETCH_POLL_MS = 200;
+/** How long it waits at most before fetching itself (the blob is then downloaded twice). */
+const FETCH_WAIT_MS = 120_000;
 
 /**
  * Releases the fetch leases of processes of this host that are gone (killed mid-download): a
@@ -50,10 +54,6 @@ export async function releaseOrphanedFetchLeases(metadata: MetadataStore): Promi
   }
   return released;
 }
-/** How often an instance waiting for another's fetch looks for the cached blob. */
-const FETCH_POLL_MS = 200;
-/** How long it waits at most before fetching itself (the blob is then downloaded twice). */
-const FETCH_WAIT_MS = 120_000;
 
 interface Download {
   blob: InflightBlob;
@@ -70,7 +70,8 @@ interface Download {
  *
  * Across instances, a lease in the database (`mirror-fetch:<upstream>:<digest>`) names the one
  * instance that downloads a blob; the others wait until it is cached and serve it from there. An
- * instance that waited FETCH_WAIT_MS, or whose holder crashed (the lease expires), fetches itself:
+ * instance that waited FETCH_WAIT_MS, or whose holder crashed (the lease expires, or an instance
+ * restarting on that host releases it), fetches itself:
  * at worst twice, never corrupt (both write the same verified, content-addressed bytes).
  */
 export function blobCache(deps: MirrorDeps): BlobCache {

@@ -1,6 +1,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { makeDirectory, privateModes, type FileModes } from '../lib/file-modes.js';
+import { isAlive } from '../lib/process-identity.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { ContentLifecycle } from '../registry/content.js';
 import type { Registry } from '../registry/registry.js';
@@ -121,14 +122,5 @@ async function removeDeadSpools(parent: string): Promise<void> {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid <= 0 || isAlive(pid)) continue;
     await rm(join(parent, entry), { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
