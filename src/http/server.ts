@@ -7,6 +7,7 @@ import type { Registry } from '../registry/registry.js';
 import { openAccess, type V2Access } from './access.js';
 import { answerClientError, ociErrorHandler } from './error-envelope.js';
 import { lazyChildLogger, writes } from './lazy-logger.js';
+import { lazySchemaCompilers } from './lazy-schema-compilers.js';
 import { requestEnd } from './metrics.js';
 import type { V2Options } from './v2/context.js';
 import { v2Plugin } from './v2/plugin.js';
@@ -48,6 +49,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     keepAliveTimeout: options.keepAliveTimeoutMs,
     connectionTimeout: 0,
     routerOptions: { maxParamLength: 1024 },
+    schemaController: { compilersFactory: lazySchemaCompilers() },
     // Echo a sane incoming id (from a proxy), else make one.
     genReqId: (request) => {
       const incoming = request.headers['x-request-id'];
