@@ -1,6 +1,6 @@
 import { createReadStream, constants as fsConstants } from 'node:fs';
 import { open, opendir, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { StorageNotFoundError } from '../errors.js';
@@ -37,19 +37,35 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
    * Runs `operation`, creating `directory` only when the operation finds it missing: the common
    * case, a directory that exists, costs no mkdir (every call through the thread pool is a wait).
    */
-  async function inDirectory<T>(directory: string, operation: () => Promise<T>): Promise<T> {
+  async function inDirectory<T>(directory: string, operation: () => Promise<T>, make: (d: string) => Promise<unknown> = (d) => makeDirectory(d, modes)): Promise<T> {
     try {
       return await operation();
     } catch (error) {
       if (!isMissing(error)) throw error;
-      await makeDirectory(directory, modes);
+      await make(directory);
       return operation();
+    }
+  }
+
+  /**
+   * Creates `directory` (and what is missing above it) so that the new entries survive a crash:
+   * the fsync of a file's directory keeps the file's name, not the directory's own name in its
+   * parent. So every directory from the new one's parent up to the store's root is fsynced —
+   * whoever created them (a concurrent placement may have, a moment ago, and not be done with its
+   * fsyncs). Once per shard directory in a store's life.
+   */
+  async function makeDurableDirectory(directory: string): Promise<void> {
+    await makeDirectory(directory, modes);
+    const root = resolve(rootDirectory);
+    for (let parent = dirname(resolve(directory)); parent.startsWith(root); parent = dirname(parent)) {
+      await fsyncDirectory(parent);
+      if (parent === root) break;
     }
   }
 
   async function placeFile(source: string, key: string): Promise<void> {
     const target = path(key);
-    await inDirectory(dirname(target), () => rename(source, target));
+    await inDirectory(dirname(target), () => rename(source, target), makeDurableDirectory);
     await fsyncDirectory(dirname(target));
   }
 

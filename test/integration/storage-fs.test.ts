@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, realpath, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { checkedDriver } from '../../src/storage/checked-driver.js';
@@ -124,7 +124,7 @@ describe('filesystem purgeTemporaries', () => {
 });
 
 describe('filesystem placement', () => {
-  it('strace: each placement is a rename, then an fsync of its directory, before it resolves', { skip: noStrace }, async (t) => {
+  it('strace: each placement is a rename, then an fsync of its directory (and of the parents of a new one), before it resolves', { skip: noStrace }, async (t) => {
     // strace names files by their real path.
     const root = await realpath(await mkdtemp(join(tmpdir(), 'wharf-storage-strace-')));
     t.after(() => rm(root, { recursive: true, force: true }));
@@ -139,7 +139,7 @@ describe('filesystem placement', () => {
       await driver.close();
     `;
     const trace = join(root, 'trace');
-    const child = spawn('strace', ['-f', '-y', '-qq', '-e', 'trace=write,openat,rename,renameat,renameat2,fsync,fdatasync', '-o', trace, process.execPath, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('strace', ['-f', '-y', '-qq', '-e', 'trace=write,openat,mkdir,mkdirat,rename,renameat,renameat2,fsync,fdatasync', '-o', trace, process.execPath, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     t.after(() => child.kill('SIGKILL'));
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -158,6 +158,23 @@ describe('filesystem placement', () => {
         span.slice(renamed).some((line) => /\b(fsync|fdatasync)\(/.test(line) && line.includes(directory)),
         `${key}: its directory fsynced after the rename, before the placement resolved:\n${span.slice(renamed).join('\n')}`,
       );
+      // A directory created for the placement: every directory from its parent up to the root is
+      // fsynced too, or the new directory's name (and so the file) may not survive a crash.
+      const made = span.flatMap((line, at) => {
+        const created = /\bmkdir(?:at)?\((?:AT_FDCWD[^,]*, )?"([^"]+)".*= 0$/.exec(line)?.[1];
+        // (The temporary directory is not on the way: what is staged there is never found by name.)
+        return created && `${root}/${key}`.startsWith(`${created}/`) ? [{ at, created }] : [];
+      });
+      if (key === 'blobs/aa/one' || key === 'blobs/bb/four') assert.ok(made.length > 0, `${key}: its directory was created:\n${span.join('\n')}`);
+      for (const { at, created } of made) {
+        for (let parent = dirname(created); ; parent = dirname(parent)) {
+          assert.ok(
+            span.slice(at).some((line) => /\b(fsync|fdatasync)\(/.test(line) && line.includes(`<${parent}>`)),
+            `${key}: ${parent} fsynced after ${created} was made, before the placement resolved:\n${span.slice(at).join('\n')}`,
+          );
+          if (parent === root) break;
+        }
+      }
       from = placed;
     }
   });
