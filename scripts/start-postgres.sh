@@ -6,7 +6,8 @@
 #                                             (also written to DIR/env); timing goes to stderr
 #   scripts/start-postgres.sh stop DIR     -> stops that cluster (a fast shutdown; its data stays in DIR)
 #   scripts/start-postgres.sh resume DIR   -> starts that stopped cluster again, data and port kept
-#                                             (fault tests: a database restart under load)
+#                                             (fault tests: a database restart under load; no other
+#                                             start takes the port meanwhile)
 #
 # The URL's role `wharf` (password `wharf`, CREATEDB) owns database `wharf_test`; tests that need
 # isolation create their own database or schema (see test/fixtures/postgres.ts).
@@ -62,6 +63,15 @@ chmod 700 "$DIR/data"
 as_pg test -w "$DIR/data" || { log "user $PGUSER_OS cannot write $DIR (a parent directory is not traversable?)"; exit 1; }
 
 port_free() { [ -z "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
+# A stopped cluster keeps its port for `resume`: while its DIR holds a cluster, no other start takes
+# the port, though nothing listens on it (a fault test stopped it and starts it again).
+CLAIMS=${TMPDIR:-/tmp}/wharf-test-pg-ports.d
+mkdir -p "$CLAIMS"
+port_claimed() {
+  local owner
+  owner=$(cat "$CLAIMS/$1" 2>/dev/null) || return 1
+  [ "$owner" != "$DIR" ] && [ -f "$owner/data/PG_VERSION" ]
+}
 LOCK=${TMPDIR:-/tmp}/wharf-test-pg-ports.lock
 exec 8>"$LOCK"
 flock -w 120 8 || { log "could not get $LOCK"; exit 1; }
@@ -69,9 +79,10 @@ if [ -n "${PG_PORT:-}" ]; then
   PORT=$PG_PORT; port_free "$PORT" || { log "port $PORT is in use"; exit 1; }
 else
   PORT=""
-  for p in $(seq 15432 15499); do port_free "$p" && { PORT=$p; break; }; done
+  for p in $(seq 15432 15499); do port_free "$p" && ! port_claimed "$p" && { PORT=$p; break; }; done
   [ -n "$PORT" ] || { log "no free port in 15432..15499"; exit 1; }
 fi
+echo "$DIR" > "$CLAIMS/$PORT"
 
 t0=$(date +%s%N)
 as_pg "$PGBIN/initdb" -D "$DIR/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \

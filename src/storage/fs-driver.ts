@@ -10,6 +10,9 @@ import { writeAllv, writeBody } from './file-writer.js';
 import { STREAM_HIGH_WATER_MARK } from '../lib/streams.js';
 import { UploadOffsetError, type ByteRange, type ObjectStat, type StagedObject, type StorageDriver } from './driver.js';
 
+/** `blobs/sha256/<ab>`: the shard directories, by the digest's first two hex digits. */
+const SHARDS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 /**
  * Blobs on a local filesystem. Every object is written to a temporary file in `tmp/`, fsynced,
  * renamed into place, and its directory fsynced: a crash leaves either nothing or the whole object.
@@ -56,12 +59,33 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
    */
   async function makeDurableDirectory(directory: string): Promise<void> {
     await makeDirectory(directory, modes);
+    await syncUpToRoot(directory);
+  }
+
+  /** Fsyncs every directory from `directory`'s parent up to the store's root. */
+  async function syncUpToRoot(directory: string): Promise<void> {
     const root = resolve(rootDirectory);
     for (let parent = dirname(resolve(directory)); parent.startsWith(root); parent = dirname(parent)) {
       await fsyncDirectory(parent);
       if (parent === root) break;
     }
   }
+
+  /**
+   * Makes the 256 shard directories of `blobs/sha256/` that are missing, with one round of fsyncs
+   * for all of them: so placements never make one on the way (that costs each first placement
+   * into a shard a mkdir and the fsyncs above). Run by the first check(), that is at start.
+   */
+  async function makeShardDirectories(): Promise<void> {
+    const parent = join(rootDirectory, 'blobs', 'sha256');
+    await makeDirectory(parent, modes);
+    const existing = new Set(await readdir(parent));
+    const missing = SHARDS.filter((shard) => !existing.has(shard));
+    if (missing.length === 0) return;
+    for (const shard of missing) await makeDirectory(join(parent, shard), modes);
+    await syncUpToRoot(join(parent, missing[0]!));
+  }
+  let shardsMade: Promise<void> | undefined;
 
   async function placeFile(source: string, key: string): Promise<void> {
     const target = path(key);
@@ -291,6 +315,12 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
 
     async check() {
       await makeDirectory(tmpDirectory, modes);
+      // Once; a failure is tried again at the next check.
+      shardsMade ??= makeShardDirectories().catch((error: unknown) => {
+        shardsMade = undefined;
+        throw error;
+      });
+      await shardsMade;
       const probe = join(tmpDirectory, `.check-${randomUUID()}`);
       // A page of bytes, not an empty file: a full disk still has inodes for empty files.
       const handle = await openFile(probe, fsConstants.O_CREAT | fsConstants.O_WRONLY, modes);

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, realpath, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, realpath, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -124,6 +124,47 @@ describe('filesystem purgeTemporaries', () => {
 });
 
 describe('filesystem placement', () => {
+  it('strace: the first check() makes the 256 shard directories, with fsyncs up to the root; placements then make none', { skip: noStrace }, async (t) => {
+    const root = await realpath(await mkdtemp(join(tmpdir(), 'wharf-storage-shards-')));
+    t.after(() => rm(root, { recursive: true, force: true }));
+    const keys = ['blobs/sha256/ab/one', 'blobs/sha256/0f/two'];
+    const script = `
+      const { filesystemDriver } = await import(${JSON.stringify(fileURLToPath(new URL('../../src/storage/fs-driver.js', import.meta.url)))});
+      const driver = filesystemDriver(${JSON.stringify(root)});
+      await driver.check();
+      process.stdout.write('CHECKED\\n');
+      await driver.check();
+      for (const key of ${JSON.stringify(keys)}) await (await driver.stage(Buffer.from(key))).place(key);
+      process.stdout.write('PLACED\\n');
+      await driver.close();
+    `;
+    const trace = join(root, 'trace');
+    const child = spawn('strace', ['-f', '-y', '-qq', '-e', 'trace=write,mkdir,mkdirat,fsync,fdatasync', '-o', trace, process.execPath, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => child.kill('SIGKILL'));
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0);
+    const lines = (await readFile(trace, 'utf8')).split('\n');
+    const checked = lines.findIndex((line) => /\bwrite\(1</.test(line) && line.includes('CHECKED'));
+    assert.ok(checked > 0, 'the check finished');
+    const shards = join(root, 'blobs', 'sha256');
+    const isMkdir = (line: string) => /\bmkdir(at)?\(/.test(line);
+    const lastShard = lines.slice(0, checked).findLastIndex((line) => isMkdir(line) && line.includes(`"${shards}/`) && line.endsWith('= 0'));
+    assert.ok(lastShard > 0, 'the shards were made by the check');
+    for (const directory of [shards, join(root, 'blobs'), root]) {
+      assert.ok(
+        lines.slice(lastShard, checked).some((line) => /\bfsync\(/.test(line) && line.includes(`<${directory}>`)),
+        `${directory} fsynced after the last shard was made, before the check resolved`,
+      );
+    }
+    const underBlobs = (line: string) => isMkdir(line) && line.includes(`"${root}/blobs`);
+    assert.deepEqual(lines.slice(checked).filter(underBlobs), [], 'no directory made for blobs after the first check: not by a second check, not by a placement');
+    const made = (await readdir(shards)).sort();
+    assert.equal(made.length, 256);
+    assert.equal(made[0], '00');
+    assert.equal(made[255], 'ff');
+    for (const key of keys) assert.equal(await readFile(join(root, key), 'utf8'), key);
+  });
+
   it('strace: each placement is a rename, then an fsync of its directory (and of the parents of a new one), before it resolves', { skip: noStrace }, async (t) => {
     // strace names files by their real path.
     const root = await realpath(await mkdtemp(join(tmpdir(), 'wharf-storage-strace-')));
