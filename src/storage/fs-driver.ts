@@ -55,7 +55,7 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
    * the fsync of a file's directory keeps the file's name, not the directory's own name in its
    * parent. So every directory from the new one's parent up to the store's root is fsynced —
    * whoever created them (a concurrent placement may have, a moment ago, and not be done with its
-   * fsyncs). Once per shard directory in a store's life.
+   * fsyncs). Only for a shard directory missing after start (see makeShardDirectories).
    */
   async function makeDurableDirectory(directory: string): Promise<void> {
     await makeDirectory(directory, modes);

@@ -28,8 +28,8 @@ test('no schema is compiled at start-up, and every schema of the app compiles', 
   assert.equal(loaded('fast-json-stringify/index.js'), false, 'fast-json-stringify is not loaded at start-up');
 
   const compiled = compilePendingSchemas();
-  // Request parts and response codes of every /api/v1 route (29 operations at least, most with several).
-  assert.ok(compiled >= 60, `compiled ${compiled} schemas`);
+  // Request parts and response codes of every /api/v1 route (128 when this was written).
+  assert.ok(compiled >= 100, `compiled ${compiled} schemas`);
   assert.equal(loaded('ajv/dist/ajv.js'), true);
   assert.equal(loaded('fast-json-stringify/index.js'), true);
   assert.equal(compilePendingSchemas(), 0, 'each schema is compiled once');
