@@ -6,9 +6,7 @@
  * its transaction only when it holds up nobody).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { readFile, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
@@ -18,7 +16,7 @@ import { relaxedTransaction } from '../../src/metadata/dialect.js';
 import { leaseStore } from '../../src/metadata/leases.js';
 import { metadataStore } from '../../src/metadata/store.js';
 import { makeTempDir } from '../fixtures/paths.js';
-import { noStrace } from '../fixtures/strace.js';
+import { markerLine, noStrace, traceScript } from '../fixtures/strace.js';
 
 async function openCounted(t: { after(fn: () => unknown): void }): Promise<{ db: Db; file: string; flushes: number[] }> {
   const file = path.join(await makeTempDir('group-commit-'), 'wharf.db');
@@ -77,14 +75,8 @@ test('strace: the commit, then an fsync of the WAL, then the answer', { skip: no
     process.stdout.write('DURABLE\\n');
     await db.destroy();
   `;
-  const child = spawn('strace', ['-f', '-y', '-qq', '-e', 'trace=write,pwrite64,fsync,fdatasync', '-o', path.join(dir, 'trace'), process.execPath, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => child.kill('SIGKILL'));
-  let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  const [code] = await once(child, 'exit');
-  assert.equal(code, 0, stdout);
-  const lines = (await readFile(path.join(dir, 'trace'), 'utf8')).split('\n');
-  const marker = (text: string) => lines.findIndex((line) => /\bwrite\(1</.test(line) && line.includes(text));
+  const lines = await traceScript(t, dir, ['pwrite64', 'fsync', 'fdatasync'], script);
+  const marker = (text: string) => markerLine(lines, text);
   const wal = `${file}-wal>`;
   const walWrite = (line: string) => /\b(pwrite64|write)\(/.test(line) && line.includes(wal);
   const walSync = (line: string) => /\b(fsync|fdatasync)\(/.test(line) && line.includes(wal);

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, realpath, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +9,7 @@ import { describe, it } from 'node:test';
 import { checkedDriver } from '../../src/storage/checked-driver.js';
 import { filesystemDriver } from '../../src/storage/fs-driver.js';
 import { storeTemporaries } from '../fixtures/paths.js';
-import { noStrace } from '../fixtures/strace.js';
+import { markerLine, noStrace, traceScript } from '../fixtures/strace.js';
 import { storageContract } from './storage-contract.js';
 
 storageContract('filesystem', async () => {
@@ -138,13 +136,8 @@ describe('filesystem placement', () => {
       process.stdout.write('PLACED\\n');
       await driver.close();
     `;
-    const trace = join(root, 'trace');
-    const child = spawn('strace', ['-f', '-y', '-qq', '-e', 'trace=write,mkdir,mkdirat,fsync,fdatasync', '-o', trace, process.execPath, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    t.after(() => child.kill('SIGKILL'));
-    const [code] = await once(child, 'exit');
-    assert.equal(code, 0);
-    const lines = (await readFile(trace, 'utf8')).split('\n');
-    const checked = lines.findIndex((line) => /\bwrite\(1</.test(line) && line.includes('CHECKED'));
+    const lines = await traceScript(t, root, ['mkdir', 'mkdirat', 'fsync', 'fdatasync'], script);
+    const checked = markerLine(lines, 'CHECKED');
     assert.ok(checked > 0, 'the check finished');
     const shards = join(root, 'blobs', 'sha256');
     const isMkdir = (line: string) => /\bmkdir(at)?\(/.test(line);
@@ -165,6 +158,20 @@ describe('filesystem placement', () => {
     for (const key of keys) assert.equal(await readFile(join(root, key), 'utf8'), key);
   });
 
+  it('a store a killed start left with some shard directories gets the rest at the next check', async (t) => {
+    const root = await mkdtemp(join(tmpdir(), 'wharf-storage-partial-'));
+    t.after(() => rm(root, { recursive: true, force: true }));
+    const shards = join(root, 'blobs', 'sha256');
+    for (const shard of ['00', '01', '7f']) await mkdir(join(shards, shard), { recursive: true });
+    await writeFile(join(shards, '7f', 'kept'), 'kept');
+    const driver = filesystemDriver(root);
+    await driver.check();
+    assert.equal((await readdir(shards)).length, 256);
+    assert.equal(await readFile(join(shards, '7f', 'kept'), 'utf8'), 'kept', 'what was there stays');
+    await driver.write('blobs/sha256/ab/x', Buffer.from('x'));
+    assert.equal(await readFile(join(shards, 'ab', 'x'), 'utf8'), 'x');
+  });
+
   it('strace: each placement is a rename, then an fsync of its directory (and of the parents of a new one), before it resolves', { skip: noStrace }, async (t) => {
     // strace names files by their real path.
     const root = await realpath(await mkdtemp(join(tmpdir(), 'wharf-storage-strace-')));
@@ -179,17 +186,10 @@ describe('filesystem placement', () => {
       }
       await driver.close();
     `;
-    const trace = join(root, 'trace');
-    const child = spawn('strace', ['-f', '-y', '-qq', '-e', 'trace=write,openat,mkdir,mkdirat,rename,renameat,renameat2,fsync,fdatasync', '-o', trace, process.execPath, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    t.after(() => child.kill('SIGKILL'));
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    const [code] = await once(child, 'exit');
-    assert.equal(code, 0, stdout);
-    const lines = (await readFile(trace, 'utf8')).split('\n');
+    const lines = await traceScript(t, root, ['openat', 'mkdir', 'mkdirat', 'rename', 'renameat', 'renameat2', 'fsync', 'fdatasync'], script);
     let from = 0;
     for (const key of keys) {
-      const placed = lines.findIndex((line) => /\bwrite\(1</.test(line) && line.includes(`PLACED ${key}`));
+      const placed = markerLine(lines, `PLACED ${key}`);
       assert.ok(placed > from, `${key}: placed after the previous one`);
       const span = lines.slice(from, placed);
       const renamed = span.findIndex((line) => /\brename(at2?)?\(/.test(line) && line.includes(`${root}/${key}"`));
