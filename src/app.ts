@@ -49,6 +49,7 @@ import { checkedDriver } from './storage/checked-driver.js';
 import type { StorageDriver } from './storage/driver.js';
 import { createStorage, databaseOptions, filesystemRoot } from './stores.js';
 import { createReplication } from './replication/create-replication.js';
+import { placementJournal } from './registry/placement-journal.js';
 import { withReplicationTriggers } from './replication/triggers.js';
 import { createWorkflow, type Workflow } from './workflow/create-workflow.js';
 import { promotionRanks } from './auth/policy.js';
@@ -122,6 +123,25 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     // A domain or storage error thrown inside a transaction is not the database's failure.
     (error) => !(error instanceof RegistryError || error instanceof BackendError || error instanceof StorageNotFoundError),
   );
+  // Manifest PUTs on the filesystem store wait for the database's flush only (registry/placement-journal.ts);
+  // what a crash may have lost of the last ones is put back before anything is served.
+  const syncPlaced = storage.syncPlaced?.bind(storage);
+  const placements = syncPlaced && placementJournal({
+    metadata,
+    storage,
+    syncPlaced,
+    now: Date.now,
+    onError: (error) => logger.error({ err: error }, 'flushing placed manifests failed; retried in 1 s'),
+    onInconsistency: (message, fields) => logger.error(fields, message),
+  });
+  const replayed = await placements?.replay().catch(async (error: unknown) => {
+    await background?.close();
+    reads?.close();
+    await db!.destroy();
+    await storage.close();
+    throw error;
+  });
+  if (replayed) logger.warn({ manifests: replayed }, 'rewrote the manifests an unclean stop may have lost, from the placement journal');
   let draining = false;
   // Users, projects, tokens and the audit log (docs/security.md).
   const auth = await createAuth({
@@ -181,6 +201,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     redirectTtlSeconds: 300,
     onInconsistency: (message, fields) => logger.error(fields, message),
     hooks: workflow.hooks,
+    ...(placements ? { placements } : {}),
   });
   // The pull-through cache decorates the registry when upstreams are configured (docs/mirror.md).
   const mirror = config.mirror.upstreams.length === 0 ? undefined : await createMirror({
@@ -332,6 +353,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
         gcSchedule?.stop();
         await gc.stop();
         await events.close();
+        if (placements) await placements.close();
         await background?.close();
         reads?.close();
         metrics.stop();

@@ -96,4 +96,6 @@ export interface Database {
   replication_uploads: ReplicationTables['replication_uploads'];
   replication_pins: ReplicationTables['replication_pins'];
   replication_queue: ReplicationTables['replication_queue'];
+  /** 0013: pushed manifests' bytes until their files are flushed (see placement-journal.ts). */
+  placement_journal: { id: string; digest: string; body: string; created_at: number };
 }

@@ -30,6 +30,7 @@ import { projectRulesStore, type ProjectRulesStore } from './project-rules.js';
 import { promotionStore, type PromotionStore } from './promotions.js';
 import { tagHistoryStore, type TagHistoryStore } from './tag-history.js';
 import { webhookEndpointStore, type WebhookEndpointStore } from './webhook-endpoints.js';
+import { placementJournalStore, type PlacementJournalStore } from './placement-journal.js';
 
 /** The registry's metadata: small sub-stores over one database, and transactions across them. */
 export interface MetadataStore {
@@ -74,6 +75,8 @@ export interface MetadataStore {
   readonly gcRuns: GcRunStore;
   /** Project retention policies, usage and quotas. */
   readonly policies: PolicyStore;
+  /** Pushed manifests' bytes until their files are flushed (registry/placement-journal.ts). */
+  readonly placementJournal: PlacementJournalStore;
   /**
    * Runs `work` in one transaction: every write in it commits, or none does. `relaxed`: the
    * commit does not wait for the disk (dialect.ts), for records whose loss in a crash is harmless.
@@ -123,6 +126,7 @@ export function metadataStore(db: Db, writer?: BackgroundWriter, reads?: FastRea
     reclaim: reclaimStore(db),
     gcRuns: gcRunStore(db),
     policies: policyStore(db),
+    placementJournal: placementJournalStore(db),
     transaction(work, options) {
       // Already inside one: join it (Kysely has no nested transactions).
       if (db.isTransaction) return work(this);

@@ -3,6 +3,7 @@ import type { UsageChange } from '../metadata/project-usage.js';
 import type { StorageDriver } from '../storage/driver.js';
 import type { RegistryHooks } from './hooks.js';
 import type { ContentPublisher } from './content.js';
+import type { PlacementJournal } from './placement-journal.js';
 
 /**
  * Quotas, as the registry sees them: each new digest a push brings to a project is checked in
@@ -34,6 +35,11 @@ export interface RegistryDeps {
   onInconsistency(message: string, fields: Record<string, unknown>): void;
   /** The delivery flow's part in writes (tag rules, history, lineage, events); default: none. */
   hooks?: RegistryHooks;
+  /**
+   * Manifest bytes placed without a flush and journaled in the database instead (only for a store
+   * with `syncPlaced`: the filesystem); none: every manifest is written durably before its commit.
+   */
+  placements?: PlacementJournal;
 }
 
 /** Runs the quota check inside the transaction; returns the change for `usageCommitted`. */

@@ -107,16 +107,20 @@ export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManife
         });
       }
 
-      // The bytes are written (durably, where no reader sees them) beside the parsing, the checks
-      // and the reservation below, and placed once the digest is reserved (publish). Not when this
-      // process stored this digest already: then they are almost surely in place, not placed again.
+      // The bytes are written (where no reader sees them) beside the parsing, the checks and the
+      // reservation below, and placed once the digest is reserved (publish). Not when this process
+      // stored this digest already: then they are almost surely in place, not placed again. With a
+      // placement journal nothing is flushed: the transaction below journals the bytes instead.
       const key = blobKey(digest);
-      const staging = contentByDigest.get(digest.value) ? undefined : storage.stage?.(body);
+      const { placements } = deps;
+      const staging = contentByDigest.get(digest.value) ? undefined : storage.stage?.(body, { deferSync: placements !== undefined });
       staging?.catch(() => undefined); // its failure is putBytes'
       let staged = staging !== undefined;
+      let journaled = false;
       const putBytes = async () => {
         if (!staged) return storage.write(key, body);
         staged = false;
+        journaled = placements !== undefined;
         return (await staging!).place(key);
       };
       try {
@@ -128,15 +132,17 @@ export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManife
         // bytes are placed while it runs: a rename, not a slow store's upload); on PostgreSQL that
         // transaction holds what the manifest references locked, so GC cannot take them away
         // between this check and the commit (docs/gc.md).
-        const change = await deps.content.publish({ digest: digest.value, size: body.length }, putBytes, async (tx) => {
+        const { change, entry } = await deps.content.publish({ digest: digest.value, size: body.length }, putBytes, async (tx) => {
           const now = deps.now();
           await tx.repositories.ensure(repository, now);
           await checkReferences(repository, parsed, tx.blobs.lockSizesInRepository, tx.manifests.lockSizes);
           const added = admitUsage(deps, await tx.manifests.add(manifestEntry(repository, digest.value, body.length, parsed, now)));
           await hooks.manifestStored(tx, { repository, digest: digest.value, mediaType: parsed.mediaType, size: body.length, parsed, tag: tag ?? null }, context);
           if (tag) await hooks.setTag(tx, repository, tag, digest.value, { ...context, via: 'push' });
-          return added;
+          // putBytes has started by now, if it runs at all (publish starts it before this work).
+          return { change: added, entry: journaled ? await placements!.record(tx, digest.value, body) : undefined };
         }, { placeDuringWork: staging !== undefined });
+        if (entry) placements!.committed(entry, digest.value);
         usageCommitted(deps, change);
         remember({ digest: digest.value, mediaType: parsed.mediaType, size: body.length }, body);
         return { digest: digest.value, ...(parsed.subject ? { subject: parsed.subject.digest } : {}) };

@@ -110,12 +110,19 @@ export function checkedDriver(inner: StorageDriver, observer?: StorageObserver):
   }
   if (inner.stage) {
     const stage = inner.stage.bind(inner);
-    driver.stage = async (body) => {
-      const staged = await guard('stage', () => stage(body));
+    driver.stage = async (body, options) => {
+      const staged = await guard('stage', () => stage(body, options));
       return {
         place: (key) => (checkKey(key), guard('write', async () => (await staged.place(key), wrote('write', body.length)))),
         discard: () => staged.discard(),
       };
+    };
+  }
+  if (inner.syncPlaced) {
+    const syncPlaced = inner.syncPlaced.bind(inner);
+    driver.syncPlaced = (keys) => {
+      for (const key of keys) checkKey(key);
+      return guard('syncPlaced', () => syncPlaced(keys));
     };
   }
   if (inner.purgeTemporaries) {

@@ -42,8 +42,18 @@ export interface StorageDriver {
    * write with other work and make it the object at `key` later (`StagedObject.place`), or drop it.
    * The filesystem store writes and fsyncs a temporary file. Stores without it are written with
    * `write` when the object is placed.
+   *
+   * `deferSync` (only where `syncPlaced` exists): nothing is flushed to disk, neither the bytes
+   * nor the placement's rename — for a caller that keeps the bytes durably elsewhere until it has
+   * called `syncPlaced` (the manifest placement journal, registry/placement-journal.ts).
    */
-  stage?(body: Buffer): Promise<StagedObject>;
+  stage?(body: Buffer, options?: StageOptions): Promise<StagedObject>;
+
+  /**
+   * Optional: makes objects placed from a `deferSync` stage durable (the filesystem store fsyncs
+   * each file, then each directory once). A key that is gone meanwhile is skipped.
+   */
+  syncPlaced?(keys: readonly string[]): Promise<void>;
 
   /**
    * Optional: makes the local file at `path` the object at `key` by moving it where the store can
@@ -112,9 +122,13 @@ export interface StorageDriver {
   close(): Promise<void>;
 }
 
+export interface StageOptions {
+  deferSync?: boolean;
+}
+
 /** Bytes written by `stage`, not yet an object. */
 export interface StagedObject {
-  /** Makes the bytes the object at `key`, atomic and durable like `write`. At most once. */
+  /** Makes the bytes the object at `key`, atomic and durable like `write` (unless staged with `deferSync`). At most once. */
   place(key: string): Promise<void>;
   /** Drops the bytes if they were not placed. Never throws. */
   discard(): Promise<void>;

@@ -87,24 +87,26 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
   }
   let shardsMade: Promise<void> | undefined;
 
-  async function placeFile(source: string, key: string): Promise<void> {
+  /** Renames `source` to be the object at `key`; `durable`: and fsyncs the directory, so the name survives a crash. */
+  async function placeFile(source: string, key: string, durable = true): Promise<void> {
     const target = path(key);
     await inDirectory(dirname(target), () => rename(source, target), makeDurableDirectory);
-    await fsyncDirectory(dirname(target));
+    if (durable) await fsyncDirectory(dirname(target));
   }
 
   /**
    * Creates `temporary` (a new name in the temporary directory) with `fill`, then fsyncs it —
-   * unless `syncFlag` is O_SYNC, for a fill of one write that is then durable already (a stream's
-   * many writes are synced once at the end instead). Removed if anything fails.
+   * `sync`: `fsync` after the fill (a stream's many writes); `o_sync` opens it with O_SYNC, for a
+   * fill of one write that is then durable already; `none` leaves the flush to the caller
+   * (`syncPlaced`). Removed if anything fails.
    */
-  async function writeDurably(temporary: string, fill: (handle: FileHandle) => Promise<unknown>, syncFlag = 0): Promise<void> {
+  async function writeTemporary(temporary: string, fill: (handle: FileHandle) => Promise<unknown>, sync: 'fsync' | 'o_sync' | 'none'): Promise<void> {
     try {
-      const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | syncFlag;
+      const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | (sync === 'o_sync' ? fsConstants.O_SYNC : 0);
       const handle = await inDirectory(tmpDirectory, () => openFile(temporary, flags, modes));
       try {
         await fill(handle);
-        if (syncFlag === 0) await handle.sync();
+        if (sync === 'fsync') await handle.sync();
       } finally {
         await handle.close();
       }
@@ -114,8 +116,8 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
     }
   }
 
-  /** A durable temporary file as a staged object: placing renames it, discarding removes it. */
-  function placeable(temporary: string): StagedObject {
+  /** A temporary file as a staged object: placing renames it, discarding removes it. */
+  function placeable(temporary: string, durable = true): StagedObject {
     let settled = false;
     const once = (run: () => Promise<void>) => {
       if (settled) return Promise.resolve();
@@ -126,7 +128,7 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
       place: (key) =>
         once(async () => {
           try {
-            await placeFile(temporary, key);
+            await placeFile(temporary, key, durable);
           } catch (error) {
             await rm(temporary, { force: true });
             throw error;
@@ -173,18 +175,38 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
       }
     },
 
-    async stage(body) {
+    async stage(body, options) {
       const temporary = join(tmpDirectory, randomUUID());
+      const durable = options?.deferSync !== true;
       // One write(2) of the whole body with O_SYNC: durable when it returns, one trip through the
       // thread pool fewer than a write and an fsync.
-      await writeDurably(temporary, (handle) => writeAllv(handle, [body], 0), fsConstants.O_SYNC);
-      return placeable(temporary);
+      await writeTemporary(temporary, (handle) => writeAllv(handle, [body], 0), durable ? 'o_sync' : 'none');
+      return placeable(temporary, durable);
+    },
+
+    async syncPlaced(keys) {
+      // One at a time: this runs beside the requests, and each fsync holds a thread-pool thread.
+      const directories = new Set<string>();
+      for (const key of keys) {
+        const handle = await open(path(key), 'r').catch((error: unknown) => {
+          if (isMissing(error)) return undefined; // deleted since (GC): nothing to keep
+          throw error;
+        });
+        if (!handle) continue;
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        directories.add(dirname(path(key)));
+      }
+      for (const directory of directories) await fsyncDirectory(directory);
     },
 
     async write(key, body) {
       if (Buffer.isBuffer(body)) return (await this.stage!(body)).place(key);
       const temporary = join(tmpDirectory, randomUUID());
-      await writeDurably(temporary, (handle) => writeBody(handle, 0, body));
+      await writeTemporary(temporary, (handle) => writeBody(handle, 0, body), 'fsync');
       await placeable(temporary).place(key);
     },
 

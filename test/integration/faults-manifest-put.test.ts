@@ -3,12 +3,16 @@
  * filesystem store their bytes are staged beside the checks and placed during the transaction
  * when no other is open, else before it (src/registry/manifests.ts); two clients make PUTs take
  * both paths. (A build that committed before placing failed here: a listed tag that did not
- * pull.) After a restart on the same data, every PUT that was
- * answered 201 is there, by tag and by digest, with its exact bytes; every tag the registry
- * lists pulls (no manifest recorded without its bytes); and pushes go on.
+ * pull.) The files of the manifests still in the placement journal (not yet flushed) are then
+ * deleted, the worst a power loss could do to them. After a restart on the same data, every PUT
+ * that was answered 201 is there, by tag and by digest, with its exact bytes; every tag the
+ * registry lists pulls (no manifest recorded without its bytes); and pushes go on.
  */
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { test } from 'node:test';
+import SQLite from 'better-sqlite3';
 import { get, pushImage, pushManifest } from '../fixtures/http.js';
 import { doc, ociImage, sha256 } from '../fixtures/images.js';
 import { makeTempDir, removeDir } from '../fixtures/paths.js';
@@ -50,6 +54,13 @@ test('SIGKILL during concurrent manifest PUTs: every answered PUT survives, ever
   const sent = next;
   t.diagnostic(`${answered.size} of ${sent} PUTs answered 201 before SIGKILL`);
   assert.ok(sent > answered.size, 'some PUTs were in flight when the server died');
+
+  // What a power loss could take: the files not yet flushed, those whose entries are journaled.
+  const db = new SQLite(path.join(dataDir, 'wharf.db'), { readonly: true });
+  const journaled = (db.prepare('select distinct digest from placement_journal').all() as Array<{ digest: string }>).map((row) => row.digest);
+  db.close();
+  for (const digest of journaled) await rm(path.join(dataDir, 'storage', 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7)), { force: true });
+  t.diagnostic(`${journaled.length} manifests journaled at the kill; their files deleted`);
 
   const second = await startWharfFor(t, { dataDir });
   for (const [tag, digest] of answered) {

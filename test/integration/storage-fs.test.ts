@@ -98,6 +98,45 @@ describe('filesystem stage', () => {
     }));
 });
 
+describe('filesystem deferred placement (the manifest placement journal)', () => {
+  it('strace: a deferSync stage and its placement flush nothing; syncPlaced fsyncs each file, then each directory once, and skips a key gone since', { skip: noStrace }, async (t) => {
+    const root = await realpath(await mkdtemp(join(tmpdir(), 'wharf-storage-defer-')));
+    t.after(() => rm(root, { recursive: true, force: true }));
+    const keys = ['blobs/sha256/aa/one', 'blobs/sha256/aa/two', 'blobs/sha256/bb/three'];
+    const script = `
+      const { filesystemDriver } = await import(${JSON.stringify(fileURLToPath(new URL('../../src/storage/fs-driver.js', import.meta.url)))});
+      const driver = filesystemDriver(${JSON.stringify(root)});
+      await driver.check();
+      process.stdout.write('CHECKED\\n');
+      for (const key of ${JSON.stringify(keys)}) await (await driver.stage(Buffer.from(key), { deferSync: true })).place(key);
+      process.stdout.write('PLACED\\n');
+      await driver.delete('blobs/sha256/aa/two');
+      process.stdout.write('DELETED\\n');
+      await driver.syncPlaced(${JSON.stringify(keys)});
+      process.stdout.write('SYNCED\\n');
+      await driver.close();
+    `;
+    const lines = await traceScript(t, root, ['openat', 'rename', 'renameat', 'renameat2', 'fsync', 'fdatasync'], script);
+    const [checked, placed, deleted, synced] = ['CHECKED', 'PLACED', 'DELETED', 'SYNCED'].map((text) => markerLine(lines, text)) as [number, number, number, number];
+    assert.ok(checked >= 0 && placed > checked && deleted > placed && synced > deleted, 'the markers traced in order');
+    const isSync = (line: string) => /\b(fsync|fdatasync)\(/.test(line);
+    const placing = lines.slice(checked, placed);
+    assert.equal(placing.filter((line) => /\brename(at2?)?\(/.test(line)).length, keys.length, 'each placed by a rename');
+    assert.deepEqual(placing.filter(isSync), [], 'no fsync while staging and placing');
+    assert.deepEqual(placing.filter((line) => line.includes('O_SYNC')), [], 'no O_SYNC write');
+
+    const syncs = lines.slice(deleted, synced).filter(isSync);
+    const named = (path: string) => syncs.findIndex((line) => line.includes(`<${root}/${path}>`));
+    assert.ok(named('blobs/sha256/aa/one') >= 0 && named('blobs/sha256/bb/three') >= 0, `both files fsynced:\n${syncs.join('\n')}`);
+    assert.equal(named('blobs/sha256/aa/two'), -1, 'the deleted key is skipped');
+    for (const directory of ['blobs/sha256/aa', 'blobs/sha256/bb']) {
+      assert.equal(syncs.filter((line) => line.includes(`<${root}/${directory}>`)).length, 1, `${directory} fsynced once`);
+      assert.ok(named(directory) > named('blobs/sha256/bb/three'), `${directory} fsynced after the files`);
+    }
+    assert.equal(syncs.length, 4, `two files and two directories:\n${syncs.join('\n')}`);
+  });
+});
+
 describe('filesystem purgeTemporaries', () => {
   it('removes temporary files last changed before the cutoff, keeps newer ones and the objects', async () => {
     const root = await mkdtemp(join(tmpdir(), 'wharf-storage-'));

@@ -8,6 +8,7 @@ import { lifecycleTables } from './0006-lifecycle.js';
 import { deliveryTables } from './0007-delivery.js';
 import { pullCountColumns } from './0011-pull-counts.js';
 import { replicationTables } from './0012-replication.js';
+import { placementJournalTable } from './0013-placement-journal.js';
 
 /**
  * Versioned migrations, run at start in name order. Append new ones (one file each, next
@@ -24,6 +25,7 @@ const migrations: Record<string, Migration> = {
   '0007-delivery': deliveryTables,
   '0011-pull-counts': pullCountColumns,
   '0012-replication': replicationTables,
+  '0013-placement-journal': placementJournalTable,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };
