@@ -8,9 +8,13 @@
 # first pull is a real miss; the warm pull repeats it. Rounds alternate which mirror goes first.
 # All servers run on 127.0.0.1 under one temporary directory and are stopped at exit.
 #
+# With CEILING=nginx a third contender joins: nginx as a caching reverse proxy of the same upstream
+# (proxy_cache to disk, sendfile, no verification of what it caches). It is not a registry; it is
+# the floor of what a pull-through cache costs on this machine, so the clients' own share shows.
+#
 # Usage: bash bench/mirror-compare.sh [ROUNDS]                   (default: 3)
 # Environment: LAYERS (4) × LAYER_MIB (32) per image; UP_PORT (15401), REF_PORT (15399),
-# WHARF_PORT (15081). Run `npm run build` first.
+# WHARF_PORT (15081), NGINX_PORT (15402); CEILING (unset, or nginx). Run `npm run build` first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROUNDS=${1:-3}
@@ -19,6 +23,9 @@ LAYER_MIB=${LAYER_MIB:-32}
 UP_PORT=${UP_PORT:-15401}
 REF_PORT=${REF_PORT:-15399}
 WHARF_PORT=${WHARF_PORT:-15081}
+NGINX_PORT=${NGINX_PORT:-15402}
+CEILING=${CEILING:-}
+[[ -z $CEILING || $CEILING == nginx ]] || { echo "CEILING must be unset or nginx, not '$CEILING'" >&2; exit 2; }
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 bench_work mirror-compare
@@ -48,6 +55,46 @@ start REF docker-registry serve "$WORK/ref.yml"
 start WHARF ./bin/wharf serve --config "$WORK/wharf.yml"
 wait_for "$REF_PORT"
 wait_for "$WHARF_PORT"
+SIDES=(distribution wharf)
+if [[ $CEILING == nginx ]]; then
+  mkdir -p "$WORK/nginx"
+  cat > "$WORK/nginx.conf" << CONF
+daemon off;
+user root;
+worker_processes auto;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log error;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  proxy_cache_path $WORK/nginx/cache levels=2 keys_zone=mirror:10m max_size=8g inactive=1h use_temp_path=off;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / {
+      proxy_pass http://127.0.0.1:$UP_PORT;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache mirror;
+      proxy_cache_key \$request_uri\$http_accept;
+      proxy_cache_valid 200 1h;
+      proxy_ignore_headers Cache-Control Expires Set-Cookie;
+      proxy_cache_lock on;
+    }
+  }
+}
+CONF
+  start NGINX nginx -c "$WORK/nginx.conf"
+  wait_for "$NGINX_PORT"
+  SIDES+=(nginx)
+fi
+port_of() { case $1 in distribution) echo "$REF_PORT" ;; wharf) echo "$WHARF_PORT" ;; nginx) echo "$NGINX_PORT" ;; esac; }
 
 UP="http://127.0.0.1:$UP_PORT"
 printf '{"auths":{}}\n' > "$WORK/auth.json"
@@ -114,22 +161,30 @@ measure() { # SIDE PORT CLIENT ROUND
 echo "image: $LAYERS × $LAYER_MIB MiB layers; $(docker-registry --version 2>&1 | head -1) as upstream and as proxy"
 for round in $(seq "$ROUNDS"); do
   for client in skopeo http; do
-    if (( round % 2 )); then order="distribution wharf"; else order="wharf distribution"; fi
-    for side in $order; do
-      if [[ $side == wharf ]]; then measure wharf "$WHARF_PORT" "$client" "$round"; else measure distribution "$REF_PORT" "$client" "$round"; fi
-    done
+    # Odd rounds go in the listed order, even rounds in reverse.
+    order=("${SIDES[@]}")
+    if (( round % 2 == 0 )); then mapfile -t order < <(printf '%s\n' "${SIDES[@]}" | tac); fi
+    for side in "${order[@]}"; do measure "$side" "$(port_of "$side")" "$client" "$round"; done
   done
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo
-echo "| pull ($MIB MiB image, median of $ROUNDS) | Distribution proxy, ms | Wharf, ms | Wharf speed / Distribution |"
-echo "|---|---|---|---|"
+ratio() { awk -v r="$1" -v s="$2" 'BEGIN { printf "%.2f", r / s }'; }
+header="| pull ($MIB MiB image, median of $ROUNDS) | Distribution proxy, ms | Wharf, ms | Wharf speed / Distribution |"
+[[ $CEILING == nginx ]] && header+=" nginx cache, ms | nginx speed / Distribution |"
+echo "$header"
+echo "|---|---|---|---|${CEILING:+---|---|}"
 for client in skopeo http; do
   for kind in first warm; do
     ref=$(echo "${RESULTS["distribution $client $kind"]}" | median)
     wharf=$(echo "${RESULTS["wharf $client $kind"]}" | median)
-    echo "| $kind pull, $client | $ref | $wharf | $(awk -v r="$ref" -v w="$wharf" 'BEGIN { printf "%.2f", r / w }') |"
+    row="| $kind pull, $client | $ref | $wharf | $(ratio "$ref" "$wharf") |"
+    if [[ $CEILING == nginx ]]; then
+      ceiling=$(echo "${RESULTS["nginx $client $kind"]}" | median)
+      row+=" $ceiling | $(ratio "$ref" "$ceiling") |"
+    fi
+    echo "$row"
   done
 done
 rss() { awk '/VmRSS/ { printf "%d MiB", $2 / 1024 }' "/proc/$1/status"; }
