@@ -95,6 +95,14 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
       if (bytes > 0) metrics.storageWrittenBytes.inc({ driver }, bytes);
     },
   });
+  /** A start that fails after opening the stores closes them (a background writer's thread would keep the process alive). */
+  const failStart = async (error: unknown): Promise<never> => {
+    await background?.close();
+    reads?.close();
+    await db?.destroy();
+    await storage.close();
+    throw error;
+  };
   try {
     await storage.check();
     const options = databaseOptions(config, (error) => {
@@ -111,10 +119,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     // The hot path's reads: compiled once, on a connection of their own with SQLite.
     reads = fastReads(db, options.driver === 'sqlite' ? { sqlitePath: options.path, busyTimeoutMs: options.busyTimeoutMs, observe: metrics.database.observe } : {});
   } catch (error) {
-    await background?.close();
-    await db?.destroy();
-    await storage.close();
-    throw error;
+    return failStart(error);
   }
   // A database that is down or locked answers BackendError (503 UNAVAILABLE), never a 500.
   const metadata = observeRejections(
@@ -134,13 +139,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     onError: (error) => logger.error({ err: error }, 'flushing placed manifests failed; retried in 1 s'),
     onInconsistency: (message, fields) => logger.error(fields, message),
   });
-  const replayed = await placements?.replay().catch(async (error: unknown) => {
-    await background?.close();
-    reads?.close();
-    await db!.destroy();
-    await storage.close();
-    throw error;
-  });
+  const replayed = await placements?.replay().catch(failStart);
   if (replayed) logger.warn({ manifests: replayed }, 'rewrote the manifests an unclean stop may have lost, from the placement journal');
   let draining = false;
   // Users, projects, tokens and the audit log (docs/security.md).
@@ -151,11 +150,7 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     onError: (error) => logger.error({ err: error }, 'audit write failed'),
     mirror: { projects: new Set(config.mirror.upstreams.map((u) => u.name)), hasDefault: config.mirror.upstreams.some((u) => u.default) },
   });
-  const bootstrapped = await bootstrapAdmin({ accounts: auth.accounts, users: metadata.users }, process.env).catch(async (error: unknown) => {
-    await db!.destroy();
-    await storage.close();
-    throw error;
-  });
+  const bootstrapped = await bootstrapAdmin({ accounts: auth.accounts, users: metadata.users }, process.env).catch(failStart);
   if (bootstrapped?.created) logger.info({ user: bootstrapped.user }, 'first administrator created from WHARF_ADMIN_USER');
   // Events and webhooks (docs/webhooks.md): the outbox is written in the registry's transactions.
   const events = await createEvents({ metadata, settings: { ...config.webhooks, publicUrl: config.http.publicUrl }, now: Date.now, log: logger });
