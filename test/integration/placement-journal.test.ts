@@ -2,8 +2,9 @@
  * The manifest placement journal (src/registry/placement-journal.ts): on the filesystem store a
  * manifest PUT answers after one flush, the database commit that also journals its bytes; the
  * file and its directory are fsynced just after, and the entry dropped. A start after a crash
- * rewrites, before it serves, the journaled manifests the database still holds — the state a
- * power loss leaves (a journal entry, its file gone) is made by hand here, as it cannot be cut.
+ * rewrites, before it serves, the journaled manifests the database still holds (SQLite and
+ * PostgreSQL) — the state a power loss leaves (a journal entry, its file gone) is made by hand
+ * here, as it cannot be cut.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -14,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import SQLite from 'better-sqlite3';
+import pg from 'pg';
 import pino from 'pino';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -22,6 +24,7 @@ import { metadataStore } from '../../src/metadata/store.js';
 import { placementJournal } from '../../src/registry/placement-journal.js';
 import { digestOf } from '../../src/oci/digest.js';
 import { makeTempDir, removeDir } from '../fixtures/paths.js';
+import { freshDatabase, postgresSkipReason } from '../fixtures/postgres.js';
 import { markerLine, noStrace, traceScript } from '../fixtures/strace.js';
 
 const INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -30,14 +33,6 @@ const indexBody = (n: string) => Buffer.from(JSON.stringify({ schemaVersion: 2, 
 const fileOf = (dataDir: string, body: Buffer) => {
   const hex = digestOf(body, 'sha256').value.slice('sha256:'.length);
   return path.join(dataDir, 'storage', 'blobs', 'sha256', hex.slice(0, 2), hex);
-};
-const journalRows = (dataDir: string) => {
-  const db = new SQLite(path.join(dataDir, 'wharf.db'), { readonly: true });
-  try {
-    return db.prepare('select digest from placement_journal').all() as Array<{ digest: string }>;
-  } finally {
-    db.close();
-  }
 };
 
 test('strace: a manifest PUT answers after the WAL fsync only; its file and directory are fsynced just after, then the entry goes', { skip: noStrace }, async (t) => {
@@ -74,14 +69,58 @@ test('strace: a manifest PUT answers after the WAL fsync only; its file and dire
   const file = after.findIndex((line) => line.includes(`<${fileOf(dataDir, body)}>`));
   const directory = after.findIndex((line) => line.includes(`<${path.dirname(fileOf(dataDir, body))}>`));
   assert.ok(file >= 0 && directory > file, `the file, then its directory, fsynced within a second of the answer:\n${after.join('\n')}`);
-  assert.deepEqual(journalRows(dataDir), [], 'the entry dropped');
+  assert.deepEqual(await sqliteJournal(dataDir).digests(), [], 'the entry dropped');
   assert.ok((await readFile(fileOf(dataDir, body))).equals(body));
 });
 
-test('a start rewrites the journaled manifests a crash lost, before it serves; not those deleted since, nor bytes that do not match', async (t) => {
+/** The journal table as a crash leaves it, seen and changed from outside the server. */
+interface JournalTable {
+  digests(): Promise<string[]>;
+  insert(digest: string, body: Buffer, createdAt: number): Promise<void>;
+}
+
+function sqliteJournal(dataDir: string): JournalTable {
+  const withDb = <T>(run: (db: SQLite.Database) => T): T => {
+    const db = new SQLite(path.join(dataDir, 'wharf.db'));
+    try {
+      return run(db);
+    } finally {
+      db.close();
+    }
+  };
+  return {
+    digests: async () => withDb((db) => (db.prepare('select digest from placement_journal').all() as Array<{ digest: string }>).map((r) => r.digest)),
+    insert: async (digest, body, createdAt) =>
+      void withDb((db) => db.prepare('insert into placement_journal (id, digest, body, created_at) values (?, ?, ?, ?)').run(randomUUID(), digest, body.toString('base64'), createdAt)),
+  };
+}
+
+function postgresJournal(url: string): JournalTable {
+  const withClient = async <T>(run: (client: pg.Client) => Promise<T>): Promise<T> => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      return await run(client);
+    } finally {
+      await client.end();
+    }
+  };
+  return {
+    digests: () => withClient(async (c) => (await c.query<{ digest: string }>('select digest from placement_journal')).rows.map((r) => r.digest)),
+    insert: (digest, body, createdAt) =>
+      withClient(async (c) => void (await c.query('insert into placement_journal (id, digest, body, created_at) values ($1, $2, $3, $4)', [randomUUID(), digest, body.toString('base64'), createdAt]))),
+  };
+}
+
+async function replayAfterLoss(t: { after(fn: () => unknown): void }, database: 'sqlite' | 'postgres'): Promise<void> {
   const dataDir = await makeTempDir('wharf-journal-replay-');
   t.after(() => removeDir(dataDir));
-  const config = loadConfig({ env: {}, overrides: { dataDirectory: dataDir } });
+  const pgDatabase = database === 'postgres' ? await freshDatabase(t, 'wharf_journal') : undefined;
+  const config = loadConfig({
+    env: {},
+    overrides: { dataDirectory: dataDir, ...(pgDatabase ? { database: { driver: 'postgres', postgres: { url: pgDatabase.url } } } : {}) },
+  });
+  const journal = pgDatabase ? postgresJournal(pgDatabase.url) : sqliteJournal(dataDir);
   const kept = indexBody('kept');
   const deleted = indexBody('deleted');
   const put = (app: Awaited<ReturnType<typeof buildApp>>, tag: string, body: Buffer) =>
@@ -93,16 +132,13 @@ test('a start rewrites the journaled manifests a crash lost, before it serves; n
   const digestOfDeleted = digestOf(deleted, 'sha256').value;
   assert.equal((await first.http.inject({ method: 'DELETE', url: `/v2/journal/app/manifests/${digestOfDeleted}` })).statusCode, 202);
   await first.close();
-  assert.deepEqual(journalRows(dataDir), [], 'a clean stop leaves the journal empty');
+  assert.deepEqual(await journal.digests(), [], 'a clean stop leaves the journal empty');
 
   // What a power loss can leave: committed entries whose files did not survive.
-  const db = new SQLite(path.join(dataDir, 'wharf.db'));
-  const insert = db.prepare('insert into placement_journal (id, digest, body, created_at) values (?, ?, ?, ?)');
   const digestOfKept = digestOf(kept, 'sha256').value;
-  insert.run(randomUUID(), digestOfKept, deleted.toString('base64'), 1); // never written: not the digest's bytes
-  insert.run(randomUUID(), digestOfKept, kept.toString('base64'), 2);
-  insert.run(randomUUID(), digestOfDeleted, deleted.toString('base64'), 3);
-  db.close();
+  await journal.insert(digestOfKept, deleted, 1); // never written: not the digest's bytes
+  await journal.insert(digestOfKept, kept, 2);
+  await journal.insert(digestOfDeleted, deleted, 3);
   await rm(fileOf(dataDir, kept));
   await rm(fileOf(dataDir, deleted), { force: true });
 
@@ -112,13 +148,18 @@ test('a start rewrites the journaled manifests a crash lost, before it serves; n
   t.after(() => second.close());
   assert.ok((await readFile(fileOf(dataDir, kept))).equals(kept), 'the kept manifest rewritten, with its bytes');
   assert.equal(existsSync(fileOf(dataDir, deleted)), false, 'a manifest deleted since is not brought back');
-  assert.deepEqual(journalRows(dataDir), [], 'the journal emptied');
+  assert.deepEqual(await journal.digests(), [], 'the journal emptied');
   assert.ok(logs.some((l) => l.msg.includes('rewrote the manifests') && l.manifests === 1), 'the replay is logged with its count');
   assert.ok(logs.some((l) => l.msg.includes('does not match its digest') && l.digest === digestOfKept), 'the mismatching entry is reported');
   const pulled = await second.http.inject({ method: 'GET', url: '/v2/journal/app/manifests/v1', headers: { accept: INDEX } });
   assert.equal(pulled.statusCode, 200);
   assert.ok(pulled.rawPayload.equals(kept));
-});
+}
+
+test('a start rewrites the journaled manifests a crash lost, before it serves; not those deleted since, nor bytes that do not match (SQLite)', (t) =>
+  replayAfterLoss(t, 'sqlite'));
+
+test('the same replay with the metadata on PostgreSQL', { skip: postgresSkipReason() }, (t) => replayAfterLoss(t, 'postgres'));
 
 test('a failed flush keeps the entries and is retried; close() flushes what is pending', async (t) => {
   const dir = await makeTempDir('wharf-journal-retry-');
