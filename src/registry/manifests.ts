@@ -112,7 +112,7 @@ export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManife
       // stored this digest already: then they are almost surely in place, not placed again. With a
       // placement journal nothing is flushed: the transaction below journals the bytes instead.
       const key = blobKey(digest);
-      const { placements } = deps;
+      const placements = deps.placements?.accepting() ? deps.placements : undefined;
       const staging = contentByDigest.get(digest.value) ? undefined : storage.stage?.(body, { deferSync: placements !== undefined });
       staging?.catch(() => undefined); // its failure is putBytes'
       let staged = staging !== undefined;

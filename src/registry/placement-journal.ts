@@ -9,6 +9,12 @@ const SETTLE_DELAY_MS = 50;
 /** After a failed round, how long before the next try. */
 const RETRY_DELAY_MS = 1_000;
 const REPLAY_PAGE = 500;
+/**
+ * Entries committed and not yet flushed beyond which new PUTs place their bytes durably
+ * themselves: should the flushes fall behind a sustained stream of PUTs, the journal (and what a
+ * start after a crash replays) stays bounded, and PUTs wait for their own flushes again.
+ */
+const MAX_UNFLUSHED = 2_000;
 
 /**
  * A manifest PUT on the filesystem store waits for one flush, the database's commit, instead of
@@ -19,6 +25,8 @@ const REPLAY_PAGE = 500;
  * journaled manifest the database still holds, before it serves (docs/storage.md).
  */
 export interface PlacementJournal {
+  /** Whether a PUT starting now should journal its bytes (false while too many are unflushed). */
+  accepting(): boolean;
   /** Records `body`, just placed without a flush, in `tx` (the transaction that makes it visible); returns the entry's id. */
   record(tx: MetadataStore, digest: string, body: Buffer): Promise<string>;
   /** Once that transaction committed: the file is flushed in the next round, then the entry dropped. */
@@ -39,12 +47,16 @@ export interface PlacementJournalDeps {
   onError(error: unknown): void;
   /** Manifests whose journaled bytes no longer match their digest (never expected). */
   onInconsistency(message: string, fields: Record<string, unknown>): void;
+  /** Default MAX_UNFLUSHED. */
+  maxUnflushed?: number;
 }
 
 export function placementJournal(deps: PlacementJournalDeps): PlacementJournal {
-  const { metadata, storage } = deps;
+  const { metadata, storage, maxUnflushed = MAX_UNFLUSHED } = deps;
   /** Committed entries not yet flushed: id → key. */
   const pending = new Map<string, string>();
+  /** Entries the running round is flushing. */
+  let flushing = 0;
   let timer: NodeJS.Timeout | undefined;
   let round: Promise<void> | undefined;
   let closed = false;
@@ -64,6 +76,7 @@ export function placementJournal(deps: PlacementJournalDeps): PlacementJournal {
   async function settle(): Promise<boolean> {
     const batch = [...pending];
     pending.clear();
+    flushing = batch.length;
     try {
       await deps.syncPlaced([...new Set(batch.map(([, key]) => key))]);
       // Relaxed: an entry a crash brings back is only replayed once more (rewriting the same bytes).
@@ -73,10 +86,14 @@ export function placementJournal(deps: PlacementJournalDeps): PlacementJournal {
       for (const [id, key] of batch) pending.set(id, key);
       deps.onError(error);
       return true;
+    } finally {
+      flushing = 0;
     }
   }
 
   return {
+    accepting: () => pending.size + flushing < maxUnflushed,
+
     async record(tx, digest, body) {
       const id = randomUUID();
       await tx.placementJournal.add({ id, digest, body }, deps.now());

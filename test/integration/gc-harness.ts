@@ -14,6 +14,7 @@ import { metadataStore, type MetadataStore } from '../../src/metadata/store.js';
 import { contentLifecycle } from '../../src/registry/content-lifecycle.js';
 import type { ContentLifecycle } from '../../src/registry/content.js';
 import { createRegistry } from '../../src/registry/create-registry.js';
+import { placementJournal, type PlacementJournal } from '../../src/registry/placement-journal.js';
 import type { UsageGuard } from '../../src/registry/deps.js';
 import type { Registry } from '../../src/registry/registry.js';
 import { findStaleUploads } from '../../src/registry/upload-purge.js';
@@ -69,6 +70,8 @@ export interface Harness {
   storage: StorageDriver;
   content: ContentLifecycle;
   registry: Registry;
+  /** The placement journal, with `options.journal`. */
+  placements?: PlacementJournal;
   gc: GcRunner;
   clock: { offsetMs: number };
   /** Order of interesting events (`storage:delete:<digest>` and whatever tests add). */
@@ -95,6 +98,11 @@ export interface HarnessOptions {
    * it during its transaction). Off by default: then every object write is one hooked `write`.
    */
   staging?: boolean;
+  /**
+   * A manifest placement journal over the store (registry/placement-journal.ts; needs `staging`),
+   * flushed with `syncPlaced` (default: the store's), journaling at most `maxUnflushed` entries.
+   */
+  journal?: { syncPlaced?: (keys: readonly string[]) => Promise<void>; maxUnflushed?: number };
 }
 
 function hooked(storage: StorageDriver, hook: () => StorageHook | undefined, events: string[], staging: boolean): StorageDriver {
@@ -182,10 +190,24 @@ export async function harness(t: { after(fn: () => unknown): void }, dialect: Di
   const plain = metadataStore(db);
   const metadata = hookedMetadata(plain, () => txHook);
   const content = contentLifecycle({ metadata, storage, now, holder: 'test', leaseTtlMs: 5_000, settleTimeoutMs: 20_000 });
+  const syncPlaced = options.journal && (options.journal.syncPlaced ?? storage.syncPlaced?.bind(storage));
+  const placements = syncPlaced
+    ? placementJournal({
+        metadata,
+        storage,
+        syncPlaced,
+        now,
+        onError: (error) => events.push(`journal-error:${String(error)}`),
+        onInconsistency: (message) => events.push(`inconsistency:${message}`),
+        ...(options.journal?.maxUnflushed ? { maxUnflushed: options.journal.maxUnflushed } : {}),
+      })
+    : undefined;
+  if (placements) t.after(() => placements.close());
   const registry = createRegistry({
     metadata,
     storage,
     content,
+    ...(placements ? { placements } : {}),
     ...(options.usage ? { usage: options.usage } : {}),
     now,
     maxPageSize: 1000,
@@ -224,6 +246,7 @@ export async function harness(t: { after(fn: () => unknown): void }, dialect: Di
     storage,
     content,
     registry,
+    ...(placements ? { placements } : {}),
     gc,
     clock,
     events,

@@ -26,6 +26,8 @@ import { digestOf } from '../../src/oci/digest.js';
 import { makeTempDir, removeDir } from '../fixtures/paths.js';
 import { freshDatabase, postgresSkipReason } from '../fixtures/postgres.js';
 import { markerLine, noStrace, traceScript } from '../fixtures/strace.js';
+import { ociImage } from '../fixtures/images.js';
+import { harness } from './gc-harness.js';
 
 const INDEX = 'application/vnd.oci.image.index.v1+json';
 /** An image index that references nothing: a manifest with no blobs to push first. */
@@ -202,4 +204,35 @@ test('a failed flush keeps the entries and is retried; close() flushes what is p
   await journal.close();
   assert.equal(synced.length, 2, 'close() flushed the pending entry at once');
   assert.deepEqual(await metadata.placementJournal.oldest(10), []);
+});
+
+test('PUTs journal while the flushes keep up; beyond the bound of unflushed entries they place their bytes durably themselves', async (t) => {
+  let flushes = 0;
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const h = await harness(t, 'sqlite', { staging: true, journal: { maxUnflushed: 2, syncPlaced: async () => void (flushes += 1, await held) } });
+  const journaled = async () => (await h.db.selectFrom('placement_journal').select('digest').execute()).map((row) => row.digest);
+  const until = async (what: string, ready: () => Promise<boolean> | boolean) => {
+    for (let waited = 0; !(await ready()); waited += 10) {
+      if (waited > 5_000) assert.fail(`timed out waiting for ${what}`);
+      await sleep(10);
+    }
+  };
+  const [a, b, c, d] = [ociImage(), ociImage(), ociImage(), ociImage()];
+
+  await h.push('team/app', 'a', a);
+  assert.deepEqual(await journaled(), [a.manifest.digest], 'the first PUT journaled its bytes');
+  await until('the first flush to start (and hang)', () => flushes === 1);
+  await h.push('team/app', 'b', b);
+  assert.equal(h.placements!.accepting(), false, 'one entry flushing and one pending: at the bound');
+  await h.push('team/app', 'c', c);
+  assert.deepEqual((await journaled()).sort(), [a.manifest.digest, b.manifest.digest].sort(), 'the third PUT journaled nothing');
+  assert.ok((await readFile(fileOf(h.dir, c.manifest.bytes))).equals(c.manifest.bytes), 'and its bytes are in place');
+
+  release();
+  await until('the journal to empty', async () => (await journaled()).length === 0);
+  assert.equal(h.placements!.accepting(), true);
+  await h.push('team/app', 'd', d);
+  assert.deepEqual(await journaled(), [d.manifest.digest], 'journaling again once the flushes caught up');
+  assert.deepEqual(h.events.filter((event) => event.startsWith('journal-error') || event.startsWith('inconsistency')), []);
 });
