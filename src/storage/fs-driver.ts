@@ -20,6 +20,7 @@ const SHARDS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, 
 /**
  * Blobs on a local filesystem. Every object is written to a temporary file in `tmp/`, fsynced,
  * renamed into place, and its directory fsynced: a crash leaves either nothing or the whole object.
+ * (A `deferSync` stage skips both fsyncs; its caller keeps the bytes elsewhere until `syncPlaced`.)
  * Uploads live in `uploads/<id>/data`; they are fsynced once, when committed. Directories and
  * files are created with `modes` (owner-only by default).
  */
@@ -99,9 +100,9 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
   }
 
   /**
-   * Creates `temporary` (a new name in the temporary directory) with `fill`, then fsyncs it —
-   * `sync`: `fsync` after the fill (a stream's many writes); `o_sync` opens it with O_SYNC, for a
-   * fill of one write that is then durable already; `none` leaves the flush to the caller
+   * Creates `temporary` (a new name in the temporary directory) with `fill`, made durable as
+   * `sync` says: `fsync` after the fill (a stream's many writes); `o_sync` opens it with O_SYNC,
+   * for a fill of one write that is then durable already; `none` leaves the flush to the caller
    * (`syncPlaced`). Removed if anything fails.
    */
   async function writeTemporary(temporary: string, fill: (handle: FileHandle) => Promise<unknown>, sync: 'fsync' | 'o_sync' | 'none'): Promise<void> {
@@ -182,8 +183,8 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
     async stage(body, options) {
       const temporary = join(tmpDirectory, randomUUID());
       const durable = options?.deferSync !== true;
-      // One write(2) of the whole body with O_SYNC: durable when it returns, one trip through the
-      // thread pool fewer than a write and an fsync.
+      // One write(2) of the whole body, with O_SYNC unless deferred: durable when it returns, one
+      // trip through the thread pool fewer than a write and an fsync.
       await writeTemporary(temporary, (handle) => writeAllv(handle, [body], 0), durable ? 'o_sync' : 'none');
       return placeable(temporary, durable);
     },
