@@ -15,7 +15,6 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
 import pino from 'pino';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -24,7 +23,7 @@ import { metadataStore } from '../../src/metadata/store.js';
 import { placementJournal } from '../../src/registry/placement-journal.js';
 import { digestOf } from '../../src/oci/digest.js';
 import { makeTempDir, removeDir } from '../fixtures/paths.js';
-import { freshDatabase, postgresSkipReason } from '../fixtures/postgres.js';
+import { freshDatabase, postgresSkipReason, withClient } from '../fixtures/postgres.js';
 import { markerLine, noStrace, traceScript } from '../fixtures/strace.js';
 import { ociImage } from '../fixtures/images.js';
 import { harness } from './gc-harness.js';
@@ -64,8 +63,10 @@ test('strace: a manifest PUT answers after the WAL fsync only; its file and dire
   const put = lines.slice(ready, answered);
   assert.ok(put.some((line) => /\brename(at2?)?\(/.test(line) && line.includes(fileOf(dataDir, body))), 'the manifest was placed before the answer');
   assert.ok(put.some((line) => isSync(line) && line.includes(wal)), 'the commit fsynced the WAL before the answer');
-  assert.deepEqual(put.filter((line) => isSync(line) && !line.includes(wal)), [], 'nothing else was flushed before the answer');
-  assert.deepEqual(put.filter((line) => line.includes('O_SYNC')), [], 'no O_SYNC write before the answer');
+  // (The database's own files may be synced meanwhile: a checkpoint of the background writer.)
+  const store = path.join(dataDir, 'storage');
+  assert.deepEqual(put.filter((line) => isSync(line) && line.includes(store)), [], 'nothing of the store was flushed before the answer');
+  assert.deepEqual(put.filter((line) => line.includes('O_SYNC') && line.includes(store)), [], 'no O_SYNC write to the store before the answer');
 
   const after = lines.slice(answered, waited).filter(isSync);
   const file = after.findIndex((line) => line.includes(`<${fileOf(dataDir, body)}>`));
@@ -98,19 +99,10 @@ function sqliteJournal(dataDir: string): JournalTable {
 }
 
 function postgresJournal(url: string): JournalTable {
-  const withClient = async <T>(run: (client: pg.Client) => Promise<T>): Promise<T> => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      return await run(client);
-    } finally {
-      await client.end();
-    }
-  };
   return {
-    digests: () => withClient(async (c) => (await c.query<{ digest: string }>('select digest from placement_journal')).rows.map((r) => r.digest)),
+    digests: () => withClient(url, async (c) => (await c.query<{ digest: string }>('select digest from placement_journal')).rows.map((r) => r.digest)),
     insert: (digest, body, createdAt) =>
-      withClient(async (c) => void (await c.query('insert into placement_journal (id, digest, body, created_at) values ($1, $2, $3, $4)', [randomUUID(), digest, body.toString('base64'), createdAt]))),
+      withClient(url, async (c) => void (await c.query('insert into placement_journal (id, digest, body, created_at) values ($1, $2, $3, $4)', [randomUUID(), digest, body.toString('base64'), createdAt]))),
   };
 }
 
