@@ -9,6 +9,7 @@ import { manifestEntry } from '../metadata/manifests.js';
 import { admitUsage, usageCommitted, type RegistryDeps } from './deps.js';
 import { plainHooks, type DeleteTarget, type WriteContext } from './hooks.js';
 import type { ManifestContent, ManifestInfo, Registry } from './registry.js';
+import type { PlacementJournal } from './placement-journal.js';
 
 const MANIFEST_CACHE_BYTES = 64 << 20;
 
@@ -116,11 +117,12 @@ export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManife
       const staging = contentByDigest.get(digest.value) ? undefined : storage.stage?.(body, { deferSync: placements !== undefined });
       staging?.catch(() => undefined); // its failure is putBytes'
       let staged = staging !== undefined;
-      let journaled = false;
+      // The journal that must record the bytes: set once they are placed without a flush.
+      let journal: PlacementJournal | undefined;
       const putBytes = async () => {
         if (!staged) return storage.write(key, body);
         staged = false;
-        journaled = placements !== undefined;
+        journal = placements;
         return (await staging!).place(key);
       };
       try {
@@ -140,9 +142,9 @@ export function manifestUseCases(deps: RegistryDeps): Pick<Registry, 'statManife
           await hooks.manifestStored(tx, { repository, digest: digest.value, mediaType: parsed.mediaType, size: body.length, parsed, tag: tag ?? null }, context);
           if (tag) await hooks.setTag(tx, repository, tag, digest.value, { ...context, via: 'push' });
           // putBytes has started by now, if it runs at all (publish starts it before this work).
-          return { change: added, entry: journaled ? await placements!.record(tx, digest.value, body) : undefined };
+          return { change: added, entry: await journal?.record(tx, digest.value, body) };
         }, { placeDuringWork: staging !== undefined });
-        if (entry) placements!.committed(entry, digest.value);
+        if (entry) journal?.committed(entry, digest.value);
         usageCommitted(deps, change);
         remember({ digest: digest.value, mediaType: parsed.mediaType, size: body.length }, body);
         return { digest: digest.value, ...(parsed.subject ? { subject: parsed.subject.digest } : {}) };

@@ -71,7 +71,7 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
   async function syncUpToRoot(directory: string): Promise<void> {
     const root = resolve(rootDirectory);
     for (let parent = dirname(resolve(directory)); parent.startsWith(root); parent = dirname(parent)) {
-      await fsyncDirectory(parent);
+      await fsyncPath(parent);
       if (parent === root) break;
     }
   }
@@ -96,7 +96,7 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
   async function placeFile(source: string, key: string, durable = true): Promise<void> {
     const target = path(key);
     await inDirectory(dirname(target), () => rename(source, target), makeDurableDirectory);
-    if (durable) await fsyncDirectory(dirname(target));
+    if (durable) await fsyncPath(dirname(target));
   }
 
   /**
@@ -194,21 +194,9 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
       // stream of PUTs the flushes must keep up, and concurrent fsyncs share the filesystem's
       // journal commits (measured: docs/benchmarks.md, "Thirteenth session").
       const concurrency = Math.min(SYNC_PLACED_MAX_CONCURRENCY, Math.ceil(keys.length / 8));
-      const synced = await mapLimit(keys, concurrency, async (key) => {
-        const handle = await open(path(key), 'r').catch((error: unknown) => {
-          if (isMissing(error)) return undefined; // deleted since (GC): nothing to keep
-          throw error;
-        });
-        if (!handle) return undefined;
-        try {
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-        return dirname(path(key));
-      });
+      const synced = await mapLimit(keys, concurrency, async (key) => ((await fsyncPath(path(key), { missingOk: true })) ? dirname(path(key)) : undefined));
       const directories = [...new Set(synced.filter((directory) => directory !== undefined))];
-      await mapLimit(directories, concurrency, fsyncDirectory);
+      await mapLimit(directories, concurrency, (directory) => fsyncPath(directory));
     },
 
     async write(key, body) {
@@ -415,12 +403,23 @@ async function claimOffset(file: string, id: string, offset: number, buffers: Bu
   }
 }
 
-async function fsyncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, 'r');
+/**
+ * Opens `file` (a file or a directory) read-only and fsyncs it. False when it is missing and
+ * `missingOk` (a placed object GC deleted since: nothing to keep); otherwise that throws.
+ */
+async function fsyncPath(file: string, options: { missingOk?: boolean } = {}): Promise<boolean> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch (error) {
+    if (options.missingOk && isMissing(error)) return false;
+    throw error;
+  }
   try {
     await handle.sync();
+    return true;
   } finally {
-    // The sync is what the caller waits for; a directory's close cannot fail in a way that matters.
+    // The sync is what the caller waits for; closing a read-only handle cannot fail in a way that matters.
     void handle.close().catch(() => undefined);
   }
 }
