@@ -12,9 +12,14 @@
 # (proxy_cache to disk, sendfile, no verification of what it caches). It is not a registry; it is
 # the floor of what a pull-through cache costs on this machine, so the clients' own share shows.
 #
+# With LINK_MIBPS=N the mirrors reach the upstream through bench/link-proxy.mjs, as across the
+# internet: one shared downlink of N MiB/s and LINK_RTT_MS (20) of round trip. Images are still
+# pushed to the upstream directly; only what the mirrors fetch crosses the link.
+#
 # Usage: bash bench/mirror-compare.sh [ROUNDS]                   (default: 3)
 # Environment: LAYERS (4) × LAYER_MIB (32) per image; UP_PORT (15401), REF_PORT (15399),
-# WHARF_PORT (15081), NGINX_PORT (15402); CEILING (unset, or nginx). Run `npm run build` first.
+# WHARF_PORT (15081), NGINX_PORT (15402); CEILING (unset, or nginx); LINK_MIBPS (unset: no link),
+# LINK_RTT_MS (20), LINK_PORT (15403). Run `npm run build` first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROUNDS=${1:-3}
@@ -25,10 +30,16 @@ REF_PORT=${REF_PORT:-15399}
 WHARF_PORT=${WHARF_PORT:-15081}
 NGINX_PORT=${NGINX_PORT:-15402}
 CEILING=${CEILING:-}
+LINK_MIBPS=${LINK_MIBPS:-}
+LINK_RTT_MS=${LINK_RTT_MS:-20}
+LINK_PORT=${LINK_PORT:-15403}
 [[ -z $CEILING || $CEILING == nginx ]] || { echo "CEILING must be unset or nginx, not '$CEILING'" >&2; exit 2; }
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 bench_work mirror-compare
+# The port the mirrors fetch from: the upstream itself, or the link in front of it.
+MIRRORED_PORT=$UP_PORT
+if [[ -n $LINK_MIBPS ]]; then MIRRORED_PORT=$LINK_PORT; fi
 
 start() { # NAME COMMAND…: starts a server in the background, its log in $WORK/NAME.log
   local name=$1
@@ -40,9 +51,9 @@ start() { # NAME COMMAND…: starts a server in the background, its log in $WORK
 printf 'version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: %s/up}, delete: {enabled: true}}\nhttp: {addr: 127.0.0.1:%s}\n' \
   "$WORK" "$UP_PORT" > "$WORK/up.yml"
 printf 'version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: %s/ref}, cache: {blobdescriptor: inmemory}}\nhttp: {addr: 127.0.0.1:%s}\nproxy: {remoteurl: "http://127.0.0.1:%s"}\n' \
-  "$WORK" "$REF_PORT" "$UP_PORT" > "$WORK/ref.yml"
+  "$WORK" "$REF_PORT" "$MIRRORED_PORT" > "$WORK/ref.yml"
 printf 'dataDirectory: %s/wharf\nhttp:\n  address: 127.0.0.1\n  port: %s\nlog:\n  level: warn\nmirror:\n  upstreams:\n    - {name: up, url: "http://127.0.0.1:%s", registry: "upstream.test", default: true}\n' \
-  "$WORK" "$WHARF_PORT" "$UP_PORT" > "$WORK/wharf.yml"
+  "$WORK" "$WHARF_PORT" "$MIRRORED_PORT" > "$WORK/wharf.yml"
 wait_for() { # PORT
   for _ in $(seq 150); do curl -sf "http://127.0.0.1:$1/v2/" > /dev/null && return 0; sleep 0.1; done
   echo "server on port $1 did not start:" >&2
@@ -51,6 +62,10 @@ wait_for() { # PORT
 }
 start UP docker-registry serve "$WORK/up.yml"
 wait_for "$UP_PORT" # the proxy asks the upstream as it starts
+if [[ -n $LINK_MIBPS ]]; then
+  start LINK node bench/link-proxy.mjs --listen "$LINK_PORT" --target "$UP_PORT" --mibps "$LINK_MIBPS" --rtt-ms "$LINK_RTT_MS"
+  wait_for "$LINK_PORT"
+fi
 start REF docker-registry serve "$WORK/ref.yml"
 start WHARF ./bin/wharf serve --config "$WORK/wharf.yml"
 wait_for "$REF_PORT"
@@ -78,7 +93,7 @@ http {
   server {
     listen 127.0.0.1:$NGINX_PORT;
     location / {
-      proxy_pass http://127.0.0.1:$UP_PORT;
+      proxy_pass http://127.0.0.1:$MIRRORED_PORT;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_cache mirror;
@@ -158,7 +173,7 @@ measure() { # SIDE PORT CLIENT ROUND
     "$first" $((MIB * 1000 / (first > 0 ? first : 1))) "$warm" $((MIB * 1000 / (warm > 0 ? warm : 1)))
 }
 
-echo "image: $LAYERS × $LAYER_MIB MiB layers; $(docker-registry --version 2>&1 | head -1) as upstream and as proxy"
+echo "image: $LAYERS × $LAYER_MIB MiB layers; $(docker-registry --version 2>&1 | head -1) as upstream and as proxy${LINK_MIBPS:+; the mirrors reach it across a $LINK_MIBPS MiB/s link, $LINK_RTT_MS ms round trip}"
 for round in $(seq "$ROUNDS"); do
   for client in skopeo http; do
     # Odd rounds go in the listed order, even rounds in reverse.
