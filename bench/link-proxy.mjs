@@ -40,8 +40,12 @@ function pump() {
   const now = performance.now();
   tokens = Math.min(tokens + (now - last) * bytesPerMs, BURST_MS * bytesPerMs);
   last = now;
-  while (tokens >= 1 && waiting.size > 0) {
+  for (let sent = true; sent && tokens >= 1; ) {
+    sent = false;
     for (const link of waiting) {
+      // A receiver that does not keep up holds its own bytes back, not the link's other flows.
+      if (link.client.writableLength > QUEUE_HIGH) continue;
+      sent = true;
       const head = link.queue[0];
       const piece = head.subarray(0, Math.min(head.length, SLICE, Math.floor(tokens)));
       if (piece.length === head.length) link.queue.shift();
