@@ -3,6 +3,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteAdapter, sql } from 'kysely';
 import { createFileSync, makeDirectorySync, privateModes, type FileModes } from '../lib/file-modes.js';
 import type { SyncObserver } from './group-sync.js';
+import { registerSqliteConnection } from './direct-statements.js';
 import { GroupCommitSqliteDialect, registerCommits, SqliteCommits } from './sqlite-group-commit.js';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations/index.js';
@@ -72,8 +73,10 @@ function openSqlite({ path, busyTimeoutMs = 2_000, modes = privateModes, observe
   connection.pragma('journal_size_limit = 67108864');
   connection.pragma('foreign_keys = ON');
   const commits = new SqliteCommits(inMemory ? undefined : `${connection.name}-wal`, observeSync);
-  const db = new Kysely<Database>({ dialect: new GroupCommitSqliteDialect({ database: observedSqlite(connection, observe, () => commits.noteWrite()) }, commits) });
+  const database = observedSqlite(connection, observe, () => commits.noteWrite());
+  const db = new Kysely<Database>({ dialect: new GroupCommitSqliteDialect({ database }, commits) });
   registerCommits(db, commits);
+  registerSqliteConnection(db, database);
   return db;
 }
 

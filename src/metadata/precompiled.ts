@@ -1,5 +1,6 @@
 import type { Compilable, CompiledQuery, QueryResult } from 'kysely';
 import type { Db } from './database.js';
+import { runDirect } from './direct-statements.js';
 
 /** Stands, in a query being built, for the value named `name` (its `index`th item) that each run supplies. */
 class Slot {
@@ -74,7 +75,13 @@ export function precompiled<Values extends object, Row = never>(
     });
     return { ...query, parameters };
   };
-  return { bind, ...runners((db: Db, values: Values) => db.executeQuery(bind(db, values))) };
+  return {
+    bind,
+    ...runners((db: Db, values: Values) => {
+      const query = bind(db, values);
+      return runDirect(db, query) ?? db.executeQuery(query);
+    }),
+  };
 }
 
 /** The ways to run a statement, given how to execute it. */

@@ -1,6 +1,8 @@
 import { SqliteAdapter, sql } from 'kysely';
+import { builtWhole, lazyRecord } from '../lib/lazy-record.js';
 import type { Db } from './database.js';
 import { relaxedTransaction } from './dialect.js';
+import { withDirectStatements } from './direct-statements.js';
 import { blobStore, type BlobStore } from './blobs.js';
 import { browseStore, type BrowseStore } from './browse.js';
 import { gcRunStore, type GcRunStore } from './gc-runs.js';
@@ -91,64 +93,79 @@ export interface MetadataStore {
   ping(): Promise<void>;
 }
 
+interface StoreInput {
+  db: Db;
+  writer: BackgroundWriter | undefined;
+  reads: FastReads | undefined;
+  /** Transactions begun through this store and not ended (a counter the store's copies share). */
+  open: { count: number };
+}
+
+/**
+ * A transaction's store: its sub-stores are built on first use, so one builds the few its work
+ * touches, not all of them — building them all was a tenth of what a manifest PUT allocated
+ * (docs/benchmarks.md, "Fourteenth session").
+ */
+const storeOver: (input: StoreInput) => MetadataStore = lazyRecord<StoreInput, MetadataStore>({
+  repositories: ({ db }) => repositoryStore(db),
+  blobs: ({ db, reads }) => blobStore(db, reads),
+  manifests: ({ db, reads }) => manifestStore(db, reads),
+  tags: ({ db, reads }) => tagStore(db, reads),
+  uploads: ({ db }) => uploadStore(db),
+  mirrorCache: ({ db }) => mirrorCacheStore(db),
+  users: ({ db }) => userStore(db),
+  projects: ({ db }) => projectStore(db),
+  robots: ({ db }) => robotStore(db),
+  sessions: ({ db }) => sessionStore(db),
+  audit: ({ db, writer }) => auditStore(db, writer),
+  authState: ({ db }) => authStateStore(db),
+  browse: ({ db }) => browseStore(db),
+  leases: ({ db }) => leaseStore(db),
+  outbox: ({ db }) => outboxStore(db),
+  webhooks: ({ db }) => webhookEndpointStore(db),
+  promotions: ({ db }) => promotionStore(db),
+  tagHistory: ({ db }) => tagHistoryStore(db),
+  projectRules: ({ db }) => projectRulesStore(db),
+  lineage: ({ db }) => lineageStore(db),
+  replicationRules: ({ db }) => replicationRuleStore(db),
+  replicationRuns: ({ db }) => replicationRunStore(db),
+  replicationPins: ({ db }) => replicationPinStore(db),
+  replicationUploads: ({ db }) => replicationUploadStore(db),
+  gcScan: ({ db }) => gcScanStore(db),
+  reclaim: ({ db }) => reclaimStore(db),
+  gcRuns: ({ db }) => gcRunStore(db),
+  policies: ({ db }) => policyStore(db),
+  placementJournal: ({ db }) => placementJournalStore(db),
+  transaction: ({ db, writer, open }, self) => (work, options) => {
+    // Already inside one: join it (Kysely has no nested transactions).
+    if (db.isTransaction) return work(self);
+    const inTransaction = (trx: Db) => withDirectStatements(db, trx, () => work(storeOver({ db: trx, writer, reads: undefined, open: { count: 0 } })));
+    open.count += 1;
+    const ended = () => void (open.count -= 1);
+    const running = options?.relaxed ? relaxedTransaction(db, inTransaction) : db.transaction().execute(inTransaction);
+    running.then(ended, ended);
+    return running;
+  },
+  openTransactions: ({ open }) => () => open.count,
+  ping: ({ db }) => async () => {
+    // SQLite: take and drop the write lock, so a file another process holds counts as down
+    // (reads would still pass). PostgreSQL: a round trip on a pooled connection.
+    if (db.getExecutor().adapter instanceof SqliteAdapter) {
+      await db.connection().execute(async (connection) => {
+        await sql`begin immediate`.execute(connection);
+        await sql`rollback`.execute(connection);
+      });
+    } else {
+      await sql`select 1`.execute(db);
+    }
+  },
+});
+
 /**
  * `writer` runs the audit log's batches (pull counts included); default: inline on `db`. `reads`
  * serves the hot reads outside transactions (fast-reads.ts); default: through `db`.
  */
 export function metadataStore(db: Db, writer?: BackgroundWriter, reads?: FastReads): MetadataStore {
-  let open = 0;
-  return {
-    repositories: repositoryStore(db),
-    blobs: blobStore(db, reads),
-    manifests: manifestStore(db, reads),
-    tags: tagStore(db, reads),
-    uploads: uploadStore(db),
-    mirrorCache: mirrorCacheStore(db),
-    users: userStore(db),
-    projects: projectStore(db),
-    robots: robotStore(db),
-    sessions: sessionStore(db),
-    audit: auditStore(db, writer),
-    authState: authStateStore(db),
-    browse: browseStore(db),
-    leases: leaseStore(db),
-    outbox: outboxStore(db),
-    webhooks: webhookEndpointStore(db),
-    promotions: promotionStore(db),
-    tagHistory: tagHistoryStore(db),
-    projectRules: projectRulesStore(db),
-    lineage: lineageStore(db),
-    replicationRules: replicationRuleStore(db),
-    replicationRuns: replicationRunStore(db),
-    replicationPins: replicationPinStore(db),
-    replicationUploads: replicationUploadStore(db),
-    gcScan: gcScanStore(db),
-    reclaim: reclaimStore(db),
-    gcRuns: gcRunStore(db),
-    policies: policyStore(db),
-    placementJournal: placementJournalStore(db),
-    transaction(work, options) {
-      // Already inside one: join it (Kysely has no nested transactions).
-      if (db.isTransaction) return work(this);
-      const inTransaction = (trx: Db) => work(metadataStore(trx, writer));
-      open += 1;
-      const ended = () => void (open -= 1);
-      const running = options?.relaxed ? relaxedTransaction(db, inTransaction) : db.transaction().execute(inTransaction);
-      running.then(ended, ended);
-      return running;
-    },
-    openTransactions: () => open,
-    async ping() {
-      // SQLite: take and drop the write lock, so a file another process holds counts as down
-      // (reads would still pass). PostgreSQL: a round trip on a pooled connection.
-      if (db.getExecutor().adapter instanceof SqliteAdapter) {
-        await db.connection().execute(async (connection) => {
-          await sql`begin immediate`.execute(connection);
-          await sql`rollback`.execute(connection);
-        });
-      } else {
-        await sql`select 1`.execute(db);
-      }
-    },
-  };
+  // The application's store is built whole, once: wrappers (mapRejections) copy its fields.
+  return builtWhole(storeOver({ db, writer, reads, open: { count: 0 } }));
 }

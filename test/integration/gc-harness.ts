@@ -136,24 +136,29 @@ function hooked(storage: StorageDriver, hook: () => StorageHook | undefined, eve
 }
 
 function hookedMetadata(metadata: MetadataStore, hook: () => TxHook | undefined): MetadataStore {
-  const wrapTx = (tx: MetadataStore): MetadataStore => {
-    const stores: Record<string, unknown> = {};
-    for (const [name, store] of Object.entries(tx)) {
-      if (typeof store !== 'object' || store === null) continue;
-      stores[name] = new Proxy(store as object, {
-        get(target, property, receiver) {
-          const value = Reflect.get(target, property, receiver) as unknown;
-          if (typeof value !== 'function') return value;
-          return async (...args: unknown[]) => {
-            await hook()?.(`${name}.${String(property)}`);
-            return (value as (...a: unknown[]) => unknown).apply(target, args);
-          };
-        },
-      });
-    }
-    return { ...tx, ...stores, transaction: (work) => tx.transaction((inner) => work(wrapTx(inner))) } as MetadataStore;
-  };
-  return { ...metadata, transaction: (work) => metadata.transaction((tx) => work(wrapTx(tx))) };
+  const hooked = (name: string, store: object) =>
+    new Proxy(store, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          await hook()?.(`${name}.${String(property)}`);
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  // A store's sub-stores are getters (built on first use), so it is wrapped, not copied.
+  const withTransaction = (store: MetadataStore, hookStores: boolean): MetadataStore =>
+    new Proxy(store, {
+      get(target, property) {
+        if (property === 'transaction') {
+          return ((work, options) => target.transaction((inner) => work(withTransaction(inner, true)), options)) satisfies MetadataStore['transaction'];
+        }
+        const value = Reflect.get(target, property) as unknown;
+        return hookStores && typeof value === 'object' && value !== null ? hooked(String(property), value) : value;
+      },
+    });
+  return withTransaction(metadata, false);
 }
 
 export async function harness(t: { after(fn: () => unknown): void }, dialect: Dialect, options: HarnessOptions = {}): Promise<Harness> {
