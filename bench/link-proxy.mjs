@@ -33,6 +33,8 @@ const BURST_MS = 5;
 const waiting = new Set(); // connections with bytes queued for the downlink
 let tokens = 0;
 let last = performance.now();
+// The link's clock ticks only while bytes wait: an idle proxy wakes nobody on the measured machine.
+let ticking;
 
 const later = (fn) => (halfRtt > 0 ? setTimeout(fn, halfRtt) : fn());
 
@@ -61,8 +63,21 @@ function pump() {
       if (tokens < 1) break;
     }
   }
+  if (waiting.size === 0) {
+    clearInterval(ticking);
+    ticking = undefined;
+  }
 }
-setInterval(pump, 1);
+
+function enqueue(link, chunk) {
+  link.queue.push(chunk);
+  link.queued += chunk.length;
+  waiting.add(link);
+  if (!ticking) {
+    last = performance.now();
+    ticking = setInterval(pump, 1);
+  }
+}
 
 net
   .createServer((client) => {
@@ -72,9 +87,7 @@ net
       const target = net.connect(targetPort, '127.0.0.1', () => client.resume());
       link.target = target;
       target.on('data', (chunk) => {
-        link.queue.push(chunk);
-        link.queued += chunk.length;
-        waiting.add(link);
+        enqueue(link, chunk);
         if (link.queued > QUEUE_HIGH) target.pause();
       });
       target.on('end', () => {

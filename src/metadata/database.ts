@@ -3,8 +3,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteAdapter, sql } from 'kysely';
 import { createFileSync, makeDirectorySync, privateModes, type FileModes } from '../lib/file-modes.js';
 import type { SyncObserver } from './group-sync.js';
-import { registerSqliteConnection } from './direct-statements.js';
-import { GroupCommitSqliteDialect, registerCommits, SqliteCommits } from './sqlite-group-commit.js';
+import { GroupCommitSqliteDialect, registerSqlite, SqliteCommits } from './sqlite-group-commit.js';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations/index.js';
 import { observedSqlite, type StatementObserver } from './sqlite-statements.js';
@@ -75,8 +74,7 @@ function openSqlite({ path, busyTimeoutMs = 2_000, modes = privateModes, observe
   const commits = new SqliteCommits(inMemory ? undefined : `${connection.name}-wal`, observeSync);
   const database = observedSqlite(connection, observe, () => commits.noteWrite());
   const db = new Kysely<Database>({ dialect: new GroupCommitSqliteDialect({ database }, commits) });
-  registerCommits(db, commits);
-  registerSqliteConnection(db, database);
+  registerSqlite(db, { commits, connection: database });
   return db;
 }
 

@@ -1,5 +1,6 @@
 import type { CompiledQuery, QueryResult, SqliteDatabase } from 'kysely';
 import type { Db } from './database.js';
+import { connectionOf } from './sqlite-group-commit.js';
 
 /**
  * Inside a SQLite transaction, precompiled statements (precompiled.ts) run on the connection
@@ -10,18 +11,12 @@ import type { Db } from './database.js';
  * can run on it. A statement after that (a bug) takes Kysely's path, which refuses it.
  */
 
-/** The connection of each SQLite database (openDatabase registers it). */
-const connections = new WeakMap<object, SqliteDatabase>();
 /** The connection of each transaction whose work is running. */
 const running = new WeakMap<object, SqliteDatabase>();
 
-export function registerSqliteConnection(db: object, connection: SqliteDatabase): void {
-  connections.set(db, connection);
-}
-
 /** Runs `work`, the body of transaction `trx` begun on `db`, with direct statements on SQLite. */
 export async function withDirectStatements<T>(db: Db, trx: Db, work: () => Promise<T>): Promise<T> {
-  const connection = connections.get(db);
+  const connection = connectionOf(db);
   if (!connection) return work();
   running.set(trx, connection);
   try {

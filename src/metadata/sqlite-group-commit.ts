@@ -1,4 +1,4 @@
-import { SqliteDialect, SqliteDriver, type Driver, type SqliteDialectConfig } from 'kysely';
+import { SqliteDialect, SqliteDriver, type Driver, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
 import { fileFlush, GroupSync, type FileFlush, type SyncObserver } from './group-sync.js';
 
 /**
@@ -94,14 +94,25 @@ export class GroupCommitSqliteDialect extends SqliteDialect {
   }
 }
 
-// Keyed by the Kysely instance openDatabase returns (relaxed transactions look theirs up).
-const registered = new WeakMap<object, SqliteCommits>();
+/** What openDatabase keeps of a SQLite database: its group commit and its one connection. */
+interface SqliteParts {
+  commits: SqliteCommits;
+  connection: SqliteDatabase;
+}
 
-export function registerCommits(db: object, commits: SqliteCommits): void {
-  registered.set(db, commits);
+// Keyed by the Kysely instance openDatabase returns (relaxed transactions and direct statements look theirs up).
+const registered = new WeakMap<object, SqliteParts>();
+
+export function registerSqlite(db: object, parts: SqliteParts): void {
+  registered.set(db, parts);
 }
 
 /** The group commit of a SQLite database opened by openDatabase; undefined for PostgreSQL. */
 export function commitsOf(db: object): SqliteCommits | undefined {
-  return registered.get(db);
+  return registered.get(db)?.commits;
+}
+
+/** The connection of a SQLite database opened by openDatabase; undefined for PostgreSQL. */
+export function connectionOf(db: object): SqliteDatabase | undefined {
+  return registered.get(db)?.connection;
 }

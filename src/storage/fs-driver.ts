@@ -191,8 +191,8 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
 
     async syncPlaced(keys) {
       // More at once the more there are: a few leave the thread pool to the requests, but under a
-      // stream of PUTs the flushes must keep up, and concurrent fsyncs share the filesystem's
-      // journal commits (measured: docs/benchmarks.md, "Thirteenth session").
+      // stream of PUTs the flushes must keep up, and concurrent fsyncs overlap their waits for the
+      // device (measured: docs/benchmarks.md, "Thirteenth session").
       const concurrency = Math.min(SYNC_PLACED_MAX_CONCURRENCY, Math.ceil(keys.length / 8));
       const synced = await mapLimit(keys, concurrency, async (key) => ((await fsyncPath(path(key), { missingOk: true })) ? dirname(path(key)) : undefined));
       const directories = [...new Set(synced.filter((directory) => directory !== undefined))];
