@@ -28,7 +28,7 @@ export function filesystemRoot(config: WharfConfig): string {
 export async function createStorage(config: WharfConfig): Promise<StorageDriver> {
   switch (config.storage.driver) {
     case 'filesystem':
-      return filesystemDriver(filesystemRoot(config), fileModes(config.dataPermissions));
+      return filesystemDriver(filesystemRoot(config), fileModes(config.dataPermissions), { directWrites: config.storage.filesystem.directWrites });
     case 'memory':
       return memoryDriver();
     case 's3': {

@@ -14,19 +14,29 @@ export class BufferPool {
   private free: Buffer[] = [];
   private lent = 0;
   private mostLent = 0;
+  private readonly allocate: (size: number) => Buffer;
+  private readonly lendAtMost: number;
 
   constructor(
     readonly size: number,
     private readonly keep: number,
     private readonly keepAtMost = keep,
+    options: { allocate?: (size: number) => Buffer; lendAtMost?: number } = {},
   ) {
+    this.allocate = options.allocate ?? Buffer.allocUnsafeSlow;
+    this.lendAtMost = options.lendAtMost ?? Infinity;
     livePools.add(new WeakRef(this));
   }
 
   take(): Buffer {
     this.lent += 1;
     this.mostLent = Math.max(this.mostLent, this.lent);
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.size);
+    return this.free.pop() ?? this.allocate(this.size);
+  }
+
+  /** A buffer, unless `lendAtMost` are lent already. */
+  tryTake(): Buffer | undefined {
+    return this.lent < this.lendAtMost ? this.take() : undefined;
   }
 
   give(buffer: Buffer): void {
@@ -58,6 +68,31 @@ export function releasePooledBuffers(): number {
     else livePools.delete(ref);
   }
   return bytes;
+}
+
+// The global WebAssembly object (the project's type libraries do not declare it); only its Memory.
+declare const WebAssembly: { Memory: new (descriptor: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer } };
+const WASM_PAGE = 64 << 10;
+
+/**
+ * An allocator of buffers that start on a page boundary, as O_DIRECT needs: Node's own come from
+ * malloc, 16-byte aligned. A WebAssembly memory starts on a 64 KiB boundary; each is cut into the
+ * buffers of `bytesPerMemory` (every memory reserves gigabytes of address space, so not one per
+ * buffer) and is freed by the collector once none of its buffers is referenced.
+ */
+export function pageAlignedBuffers(bytesPerMemory = 4 << 20): (size: number) => Buffer {
+  let spare: Buffer[] = [];
+  let sparesSize = 0;
+  return (size) => {
+    if (size % 4096 !== 0) throw new RangeError(`page-aligned buffers come in whole pages, not ${size} bytes`);
+    if (spare.length === 0 || sparesSize !== size) {
+      const pages = Math.ceil(Math.max(size, bytesPerMemory) / WASM_PAGE);
+      const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+      spare = Array.from({ length: Math.floor((pages * WASM_PAGE) / size) }, (_, i) => Buffer.from(memory.buffer, i * size, size));
+      sparesSize = size;
+    }
+    return spare.pop()!;
+  };
 }
 
 /** Receives one chunk; resolves once the chunk's memory may be reused. */

@@ -4,10 +4,10 @@ import { dirname, join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { StorageNotFoundError } from '../errors.js';
-import { BufferPool, type ChunkWriter } from '../lib/buffer-pool.js';
+import { BufferPool, pageAlignedBuffers, type ChunkWriter } from '../lib/buffer-pool.js';
 import { mapLimit } from '../lib/map-limit.js';
 import { makeDirectory, openFile, privateModes, type FileModes } from '../lib/file-modes.js';
-import { writeAllv, writeBody } from './file-writer.js';
+import { DIRECT_ALIGNMENT, DIRECT_WRITE_SIZE, writeAllv, writeBody, type DirectWrites } from './file-writer.js';
 import { STREAM_HIGH_WATER_MARK } from '../lib/streams.js';
 import { UploadOffsetError, type ByteRange, type ObjectStat, type StagedObject, type StorageDriver } from './driver.js';
 
@@ -23,13 +23,57 @@ const SHARDS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, 
  * (A `deferSync` stage skips both fsyncs; its caller keeps the bytes elsewhere until `syncPlaced`.)
  * Uploads live in `uploads/<id>/data`; they are fsynced once, when committed. Directories and
  * files are created with `modes` (owner-only by default).
+ *
+ * With `directWrites` (the default) uploaded bodies go to disk past the page cache (O_DIRECT), where
+ * the filesystem allows it: see `writeBody`.
  */
-export function filesystemDriver(rootDirectory: string, modes: FileModes = privateModes): StorageDriver {
+export function filesystemDriver(rootDirectory: string, modes: FileModes = privateModes, options: { directWrites?: boolean } = {}): StorageDriver {
   const path = (key: string) => join(rootDirectory, key);
   const uploadData = (id: string) => join(rootDirectory, 'uploads', id, 'data');
   const tmpDirectory = join(rootDirectory, 'tmp');
   // Two per stream (one being read, one being sent): 32 for 16 pulls at once, at most 64 MiB.
   const readBuffers = new BufferPool(STREAM_HIGH_WATER_MARK, 16, 64);
+  // Up to five per upload (four writes in flight, one being filled); past 16 MiB lent, uploads
+  // write through the page cache.
+  const directBuffers = new BufferPool(DIRECT_WRITE_SIZE, 5, 20, { allocate: pageAlignedBuffers(), lendAtMost: 64 });
+  // Whether this filesystem takes O_DIRECT writes: found by the first write that could use them.
+  let directSupported: Promise<boolean> | undefined = options.directWrites === false ? Promise.resolve(false) : undefined;
+
+  /** One aligned page written with O_DIRECT into a new file: refused (EINVAL) where unsupported. */
+  async function probeDirectWrites(): Promise<boolean> {
+    const probe = join(tmpDirectory, `.direct-${randomUUID()}`);
+    const buffer = directBuffers.take();
+    try {
+      const handle = await inDirectory(tmpDirectory, () => openFile(probe, fsConstants.O_CREAT | fsConstants.O_WRONLY | fsConstants.O_DIRECT, modes));
+      try {
+        await handle.write(buffer, 0, DIRECT_ALIGNMENT, 0);
+        return true;
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EINVAL') return false;
+      throw error;
+    } finally {
+      directBuffers.give(buffer);
+      await rm(probe, { force: true });
+    }
+  }
+
+  /** Runs `write` with an O_DIRECT handle on `file` when this filesystem takes them. */
+  async function withDirectWrites<T>(file: string, write: (direct: DirectWrites | undefined) => Promise<T>): Promise<T> {
+    directSupported ??= probeDirectWrites().catch((error: unknown) => {
+      directSupported = undefined;
+      throw error;
+    });
+    if (!(await directSupported)) return write(undefined);
+    const handle = await open(file, fsConstants.O_WRONLY | fsConstants.O_DIRECT);
+    try {
+      return await write({ handle, buffers: directBuffers });
+    } finally {
+      await handle.close();
+    }
+  }
 
   /** Opens a file the store should hold; a missing one is reported as `key` not found. */
   async function openExisting(file: string, flags: 'r' | 'r+', key: string): Promise<FileHandle> {
@@ -202,7 +246,7 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
     async write(key, body) {
       if (Buffer.isBuffer(body)) return (await this.stage!(body)).place(key);
       const temporary = join(tmpDirectory, randomUUID());
-      await writeTemporary(temporary, (handle) => writeBody(handle, 0, body), 'fsync');
+      await writeTemporary(temporary, (handle) => withDirectWrites(temporary, (direct) => writeBody(handle, 0, body, { direct })), 'fsync');
       await placeable(temporary).place(key);
     },
 
@@ -254,7 +298,8 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
         if (current !== offset) throw new UploadOffsetError(id, offset, current);
         // No fsync per append: another process reads these bytes from the page cache, and the whole
         // file is fsynced once at commit. After a power loss, the re-hash at commit catches any tear.
-        return offset + (await writeBody(handle, offset, body, { firstWrite: (buffers) => claimOffset(file, id, offset, buffers, modes) }));
+        const firstWrite = (buffers: Buffer[]) => claimOffset(file, id, offset, buffers, modes);
+        return offset + (await withDirectWrites(file, (direct) => writeBody(handle, offset, body, { firstWrite, direct })));
       } finally {
         await handle.close();
       }

@@ -137,6 +137,67 @@ describe('filesystem deferred placement (the manifest placement journal)', () =>
   });
 });
 
+describe('filesystem direct writes', () => {
+  /**
+   * Traces two appends to one upload (the second from an unaligned offset) and a streamed write;
+   * returns the trace's O_DIRECT opens and the writes through them as [fd, length, position].
+   */
+  async function traceUploads(t: { after(fn: () => unknown): void }, directWrites: boolean) {
+    const root = await realpath(await mkdtemp(join(tmpdir(), 'wharf-storage-direct-')));
+    t.after(() => rm(root, { recursive: true, force: true }));
+    // Bytes 1, 2 and 3: the trace prints them as escapes, never as a comma that would confuse the parsing.
+    const script = `
+      const { Readable } = await import('node:stream');
+      const { filesystemDriver } = await import(${JSON.stringify(fileURLToPath(new URL('../../src/storage/fs-driver.js', import.meta.url)))});
+      const driver = filesystemDriver(${JSON.stringify(root)}, undefined, { directWrites: ${directWrites} });
+      await driver.check();
+      await driver.createUpload('u');
+      const first = Buffer.alloc(1_000_777, 1);
+      let size = await driver.appendUpload('u', 0, Readable.from([first.subarray(0, 300_000), first.subarray(300_000)]));
+      size = await driver.appendUpload('u', size, Readable.from([Buffer.alloc(600_000, 2)]));
+      await driver.commitUpload('u', 'blobs/sha256/ab/upload');
+      await driver.write('blobs/sha256/cd/streamed', Readable.from([Buffer.alloc(700_000, 3)]));
+      await driver.close();
+    `;
+    const lines = await traceScript(t, root, ['openat', 'pwrite64', 'pwritev', 'pwritev2'], script);
+    // A descriptor number is reused once closed: each open says what the number is from then on.
+    const isDirect = new Map<string, boolean>();
+    const direct: Array<[number, number]> = [];
+    let directOpens = 0;
+    for (const line of lines) {
+      const opened = /\bopenat\(.*\) = (\d+)</.exec(line);
+      if (opened) {
+        const viaDirect = /\bO_DIRECT\b/.test(line) && !line.includes('/.direct-');
+        isDirect.set(opened[1]!, viaDirect);
+        if (viaDirect) directOpens += 1;
+      }
+      const write = /\bpwrite(?:64|v2?)\((\d+)<[^>]*>.*, (\d+), (\d+)(?:\) += \d+| <unfinished \.\.\.>)$/.exec(line);
+      if (write && isDirect.get(write[1]!)) direct.push([Number(write[2]), Number(write[3])]);
+    }
+    const upload = await readFile(join(root, 'blobs/sha256/ab/upload'));
+    assert.ok(upload.equals(Buffer.concat([Buffer.alloc(1_000_777, 1), Buffer.alloc(600_000, 2)])), 'the upload holds both appends, byte for byte');
+    assert.ok((await readFile(join(root, 'blobs/sha256/cd/streamed'))).equals(Buffer.alloc(700_000, 3)));
+    return { directOpens, direct };
+  }
+
+  it('strace: appends and streamed writes go past the page cache in whole aligned blocks; the files hold every byte', { skip: noStrace }, async (t) => {
+    const { directOpens, direct } = await traceUploads(t, true);
+    assert.equal(directOpens, 3, 'the upload (once per append) and the temporary file opened with O_DIRECT');
+    for (const [length, position] of direct) {
+      assert.equal(length % 4096, 0, `direct write of ${length}`);
+      assert.equal(position % 4096, 0, `direct write at ${position}`);
+    }
+    const bytes = direct.reduce((n, [length]) => n + length, 0);
+    assert.ok(bytes >= 2_300_777 - 3 * (64 << 10) - 3 * 4096, `most bytes direct: ${bytes}`);
+  });
+
+  it('strace: with directWrites off, nothing is opened with O_DIRECT; the files are the same', { skip: noStrace }, async (t) => {
+    const { directOpens, direct } = await traceUploads(t, false);
+    assert.equal(directOpens, 0);
+    assert.deepEqual(direct, []);
+  });
+});
+
 describe('filesystem purgeTemporaries', () => {
   it('removes temporary files last changed before the cutoff, keeps newer ones and the objects', async () => {
     const root = await mkdtemp(join(tmpdir(), 'wharf-storage-'));

@@ -9,6 +9,10 @@ const MIB = 1024 * 1024;
 const filesystemSchema = z
   .object({
     rootDirectory: pathString('blob directory (absent: <dataDirectory>/storage)').optional(),
+    directWrites: z
+      .boolean()
+      .default(true)
+      .meta({ description: 'write pushed blobs past the page cache (O_DIRECT) where the filesystem allows it' }),
   })
   .strict();
 
