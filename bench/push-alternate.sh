@@ -10,6 +10,8 @@
 # PULL_LOAD=N: background pull load, the same for both servers: during each push round, wrk pulls
 # a PULL_MIB (default 1) MiB blob from the server being pushed to over N connections (started a
 # second before the push, stopped after it); its requests/s are printed beside the push.
+# BUFFERED=1: a second Wharf (port WHARF_BUFFERED_PORT, 15082) with storage.filesystem.directWrites
+# off, pushed in its turn after the first: writes through the page cache against writes past it.
 # Run `npm run build` first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,11 +27,19 @@ printf 'dataDirectory: %s/wharf\nhttp:\n  address: 127.0.0.1\n  port: %s\nlog:\n
 ./bin/wharf serve --config "$WORK/wharf.yml" > "$WORK/wharf.log" 2>&1 &
 WHARF_PID=$!
 PIDS+=("$WHARF_PID")
+BUFFERED_PORT=
+if [[ ${BUFFERED:-0} == 1 ]]; then
+  BUFFERED_PORT=${WHARF_BUFFERED_PORT:-15082}
+  printf 'dataDirectory: %s/wharf-buffered\nhttp:\n  address: 127.0.0.1\n  port: %s\nlog:\n  level: warn\nstorage:\n  filesystem:\n    directWrites: false\n' "$WORK" "$BUFFERED_PORT" > "$WORK/wharf-buffered.yml"
+  ./bin/wharf serve --config "$WORK/wharf-buffered.yml" > "$WORK/wharf-buffered.log" 2>&1 &
+  BUFFERED_PID=$!
+  PIDS+=("$BUFFERED_PID")
+fi
 printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s/ref}, delete: {enabled: true}}\nhttp: {addr: 127.0.0.1:%s}\n' "$WORK" "$REF_PORT" > "$WORK/ref.yml"
 docker-registry serve "$WORK/ref.yml" > "$WORK/ref.log" 2>&1 &
 REF_PID=$!
 PIDS+=("$REF_PID")
-for port in "$WHARF_PORT" "$REF_PORT"; do
+for port in "$WHARF_PORT" "$REF_PORT" $BUFFERED_PORT; do
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/v2/" > /dev/null && break; sleep 0.1; done
 done
 
@@ -38,7 +48,7 @@ PULL_MIB=${PULL_MIB:-1}
 PULL_PATH=
 if (( PULL_LOAD > 0 )); then
   head -c "$((PULL_MIB * 1048576))" /dev/urandom > "$WORK/pull.bin"
-  for port in "$WHARF_PORT" "$REF_PORT"; do
+  for port in "$WHARF_PORT" "$REF_PORT" $BUFFERED_PORT; do
     digest=$(upload_blob "http://127.0.0.1:$port" "$WORK/pull.bin" bench/pull)
     # a blob missing on one side would make its pull load a stream of cheap 404s
     curl -sfI "http://127.0.0.1:$port/v2/bench/pull/blobs/$digest" > /dev/null
@@ -69,10 +79,11 @@ round() {
     wait "$wrk_pid" || true
     pulls=$(awk '/Requests\/sec/ { printf ", pulls %d/s", $2 }' "$WORK/wrk.out")
   fi
-  printf '%-13s %-22s server user %5d ms, kernel %5d ms%s\n' "$name" "$result" $((user1 - user0)) $((sys1 - sys0)) "$pulls"
+  printf '%-15s %-22s server user %5d ms, kernel %5d ms%s\n' "$name" "$result" $((user1 - user0)) $((sys1 - sys0)) "$pulls"
 }
 
 for _ in $(seq "$ROUNDS"); do
   round distribution "$REF_PID" "$REF_PORT"
   round wharf "$WHARF_PID" "$WHARF_PORT"
+  if [[ -n $BUFFERED_PORT ]]; then round wharf-buffered "$BUFFERED_PID" "$BUFFERED_PORT"; fi
 done

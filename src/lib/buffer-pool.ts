@@ -78,20 +78,20 @@ const WASM_PAGE = 64 << 10;
  * An allocator of buffers that start on a page boundary, as O_DIRECT needs: Node's own come from
  * malloc, 16-byte aligned. A WebAssembly memory starts on a 64 KiB boundary; each is cut into the
  * buffers of `bytesPerMemory` (every memory reserves gigabytes of address space, so not one per
- * buffer) and is freed by the collector once none of its buffers is referenced.
+ * buffer). The allocator holds its current memory weakly: the collector frees a memory once none of
+ * its buffers is referenced, so a pool's `release` frees them.
  */
 export function pageAlignedBuffers(bytesPerMemory = 4 << 20): (size: number) => Buffer {
-  let spare: Buffer[] = [];
-  let sparesSize = 0;
+  let current: { memory: WeakRef<ArrayBuffer>; size: number; next: number } | undefined;
   return (size) => {
     if (size % 4096 !== 0) throw new RangeError(`page-aligned buffers come in whole pages, not ${size} bytes`);
-    if (spare.length === 0 || sparesSize !== size) {
+    let memory = current?.size === size ? current.memory.deref() : undefined;
+    if (!memory || (current!.next + 1) * size > memory.byteLength) {
       const pages = Math.ceil(Math.max(size, bytesPerMemory) / WASM_PAGE);
-      const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-      spare = Array.from({ length: Math.floor((pages * WASM_PAGE) / size) }, (_, i) => Buffer.from(memory.buffer, i * size, size));
-      sparesSize = size;
+      memory = new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer;
+      current = { memory: new WeakRef(memory), size, next: 0 };
     }
-    return spare.pop()!;
+    return Buffer.from(memory, current!.next++ * size, size);
   };
 }
 

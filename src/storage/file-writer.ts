@@ -19,7 +19,8 @@ const WRITE_DEPTH = 4;
 
 /**
  * Bytes of earlier chunks that may not be in the file yet when `onChunk` sees a chunk: the writes
- * in flight and the piece being gathered.
+ * in flight and the piece being gathered (without `direct`; the mirror's spool, which readers
+ * follow, writes through the page cache).
  */
 export const UNWRITTEN_BYTES = WRITE_SIZE * (WRITE_DEPTH + 1);
 

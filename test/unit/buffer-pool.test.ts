@@ -41,3 +41,16 @@ test('releasing empties every live pool and reports the bytes let go', () => {
   assert.notEqual(small.take(), kept, 'a released buffer is not handed out again');
   assert.equal(releasePooledBuffers(), 0);
 });
+
+test('tryTake lends at most lendAtMost at once; allocate makes the new ones', () => {
+  const made: Buffer[] = [];
+  const pool = new BufferPool(4096, 1, 4, { allocate: (size) => (made.push(Buffer.alloc(size, made.length)), made.at(-1)!), lendAtMost: 2 });
+  const a = pool.tryTake();
+  const b = pool.tryTake();
+  assert.ok(a && b);
+  assert.deepEqual(made, [a, b], 'both came from allocate');
+  assert.equal(pool.tryTake(), undefined, 'a third is refused while two are lent');
+  pool.give(a);
+  assert.equal(pool.tryTake(), a, 'given back: lent again, not allocated');
+  assert.equal(made.length, 2);
+});
