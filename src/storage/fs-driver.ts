@@ -67,7 +67,12 @@ export function filesystemDriver(rootDirectory: string, modes: FileModes = priva
       throw error;
     });
     if (!(await directSupported)) return write(undefined);
-    const handle = await open(file, fsConstants.O_WRONLY | fsConstants.O_DIRECT);
+    // A file on another filesystem than `tmp/` (a mount under `uploads/`) may refuse what the probe took.
+    const handle = await open(file, fsConstants.O_WRONLY | fsConstants.O_DIRECT).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
+      throw error;
+    });
+    if (!handle) return write(undefined);
     try {
       return await write({ handle, buffers: directBuffers });
     } finally {
