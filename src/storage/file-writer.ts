@@ -91,8 +91,7 @@ export async function writeBody(handle: FileHandle, start: number, body: Readabl
   };
   let size = nextPiece();
 
-  const track = async (write: Promise<void>) => {
-    if (inFlight.length === WRITE_DEPTH) await inFlight.shift();
+  const track = (write: Promise<void>) => {
     const tracked = write.catch((error: unknown) => {
       writeFailed = true;
       throw error;
@@ -104,6 +103,9 @@ export async function writeBody(handle: FileHandle, start: number, body: Readabl
   };
 
   const issue = async () => {
+    // A slot first, while the piece is still in `piece`/`aligned`: if the oldest write failed,
+    // the `finally` below finds the aligned buffer there and gives it back.
+    if (inFlight.length === WRITE_DEPTH) await inFlight.shift();
     const at = position;
     const length = filled;
     const buffers = piece;
@@ -116,7 +118,7 @@ export async function writeBody(handle: FileHandle, start: number, body: Readabl
       // Only whole blocks go direct; the last piece's tail goes through the page cache.
       const whole = length - (length % DIRECT_ALIGNMENT);
       claimed = true;
-      await track(
+      track(
         (async () => {
           try {
             if (whole > 0) await writeAllv(direct!.handle, [buffer.subarray(0, whole)], at);
@@ -131,7 +133,7 @@ export async function writeBody(handle: FileHandle, start: number, body: Readabl
       claimed = true;
     } else {
       claimed = true;
-      await track(writeAllv(handle, buffers, at));
+      track(writeAllv(handle, buffers, at));
     }
     size = nextPiece();
   };
