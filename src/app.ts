@@ -24,6 +24,7 @@ import { gcRunsInWorker, gcServices } from './gc-services.js';
 import { scheduleGc, type GcSchedule } from './gc/schedule.js';
 import { gcFinishedEvent, publishAfterCommit, quotaWarningEvent } from './gc/events.js';
 import { healthPlugin } from './http/health.js';
+import { acceptInBatches } from './http/accept-batch.js';
 import { metricsHooks, metricsPlugin } from './http/metrics.js';
 import { createHttpServer } from './http/server.js';
 import { fileModes, loosePaths, type LoosePath } from './lib/file-modes.js';
@@ -332,6 +333,13 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     workflow,
     async listen() {
       await http.listen({ host: config.http.address, port: config.http.port });
+      const batching = await acceptInBatches(http.server, {
+        batch: config.http.acceptBatch,
+        onAccepted: (batched) => metrics.connectionsAccepted.inc({ by: batched ? 'batch' : 'loop' }),
+      });
+      if ('unavailable' in batching && config.http.acceptBatch > 1) {
+        logger.info({ reason: batching.unavailable }, 'connections are accepted one per event-loop turn');
+      }
       const address = http.server.address();
       return typeof address === 'object' && address ? address.port : config.http.port;
     },

@@ -37,6 +37,8 @@ export interface WharfMetrics {
   readonly storageWrites: Counter<'driver' | 'operation'>;
   readonly storageWrittenBytes: Counter<'driver'>;
   readonly databaseErrors: Counter<'operation'>;
+  /** TCP connections accepted, by the event loop itself or in a batch behind it (http/accept-batch.ts). */
+  readonly connectionsAccepted: Counter<'by'>;
   /** Synchronous SQLite time on the event loop, and the background worker's checkpoints. */
   readonly database: ReturnType<typeof databaseCallMetrics>;
   /** Stops the event-loop sampler. */
@@ -110,6 +112,13 @@ export function createMetrics(options: MetricsOptions = {}): WharfMetrics {
     registers,
   });
 
+  const connectionsAccepted = new Counter({
+    name: 'wharf_http_connections_accepted_total',
+    help: 'TCP connections accepted: by="loop", the event loop\'s one per turn; by="batch", waiting ones accepted with it (http.acceptBatch)',
+    labelNames: ['by'] as const,
+    registers,
+  });
+
   const database = databaseCallMetrics(registry);
   const loop = options.processMetrics ?? true ? eventLoopDelayMetrics(registry) : undefined;
 
@@ -144,6 +153,7 @@ export function createMetrics(options: MetricsOptions = {}): WharfMetrics {
     storageWrites,
     storageWrittenBytes,
     databaseErrors,
+    connectionsAccepted,
     database,
     stop: () => loop?.stop(),
     async render() {

@@ -37,6 +37,9 @@ export const httpSchema = z
       .default(30000)
       .meta({ description: 'on SIGTERM, time given to in-flight requests before closing, in ms' }),
     workers: integer(1, 64).default(1).meta({ description: 'worker processes sharing the port' }),
+    acceptBatch: integer(1, 1024)
+      .default(64)
+      .meta({ description: 'most waiting connections accepted per turn of the event loop (1: one per turn, as Node does)' }),
     trustProxy: z
       .boolean()
       .default(false)
