@@ -333,12 +333,11 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     workflow,
     async listen() {
       await http.listen({ host: config.http.address, port: config.http.port });
-      const batching = await acceptInBatches(http.server, {
-        batch: config.http.acceptBatch,
-        onAccepted: (batched) => metrics.connectionsAccepted.inc({ by: batched ? 'batch' : 'loop' }),
-      });
-      if ('unavailable' in batching && config.http.acceptBatch > 1) {
-        logger.info({ reason: batching.unavailable }, 'connections are accepted one per event-loop turn');
+      const accepted = (batched: boolean) => metrics.connectionsAccepted.inc({ by: batched ? 'batch' : 'loop' });
+      const batching = await acceptInBatches(http.server, { batch: config.http.acceptBatch, onAccepted: accepted });
+      if ('unavailable' in batching) {
+        http.server.on('connection', () => accepted(false));
+        if (config.http.acceptBatch > 1) logger.info({ reason: batching.unavailable }, 'connections are accepted one per event-loop turn');
       }
       const address = http.server.address();
       return typeof address === 'object' && address ? address.port : config.http.port;
