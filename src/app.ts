@@ -28,6 +28,7 @@ import { acceptInBatches } from './http/accept-batch.js';
 import { metricsHooks, metricsPlugin } from './http/metrics.js';
 import { createHttpServer } from './http/server.js';
 import { fileModes, loosePaths, type LoosePath } from './lib/file-modes.js';
+import { loadLibc } from './lib/libc.js';
 import { createEvents, type Events } from './events/create-events.js';
 import { eventPublisher } from './events/publisher.js';
 import { createMetrics, observeRejections, type StoredCounts, type WharfMetrics } from './lib/metrics.js';
@@ -332,9 +333,10 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     gcSchedule,
     workflow,
     async listen() {
+      const libc = config.http.acceptBatch > 1 ? await loadLibc() : { unavailable: 'not needed' };
       await http.listen({ host: config.http.address, port: config.http.port });
       const accepted = (batched: boolean) => metrics.connectionsAccepted.inc({ by: batched ? 'batch' : 'loop' });
-      const batching = await acceptInBatches(http.server, { batch: config.http.acceptBatch, onAccepted: accepted });
+      const batching = acceptInBatches(http.server, { batch: config.http.acceptBatch, libc, onAccepted: accepted });
       if ('unavailable' in batching) {
         http.server.on('connection', () => accepted(false));
         if (config.http.acceptBatch > 1) logger.info({ reason: batching.unavailable }, 'connections are accepted one per event-loop turn');

@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { channel } from 'node:diagnostics_channel';
 import { closeSync } from 'node:fs';
 import { Socket, type Server, type SocketConstructorOpts } from 'node:net';
-import { loadLibc, type Libc } from '../lib/libc.js';
+import type { Libc, LibcOrReason } from '../lib/libc.js';
 
 /**
  * Connections accepted in batches: when the event loop accepts a connection, the others already
@@ -23,6 +23,8 @@ import { loadLibc, type Libc } from '../lib/libc.js';
 export interface AcceptBatchOptions {
   /** Most connections accepted per turn of the event loop, the loop's own one included. */
   batch: number;
+  /** The FFI (`loadLibc()`), loaded before the server listens: see acceptInBatches. */
+  libc: LibcOrReason;
   /** Called per connection accepted: `batched` when this module took it, else the loop did. */
   onAccepted?(batched: boolean): void;
 }
@@ -44,15 +46,20 @@ interface ServerInternals {
 
 const serverSocketChannel = channel('net.server.socket');
 
-/** Turns batching on for a listening `server`, or says why it cannot (then the loop accepts alone). */
-export async function acceptInBatches(server: Server, options: AcceptBatchOptions): Promise<AcceptBatching> {
+/**
+ * Turns batching on for a listening `server`, or says why it cannot (then the loop accepts alone).
+ * Synchronous, with the FFI loaded beforehand: between the port answering and the caller's next
+ * step (serve.ts installs its signal handlers) nothing may wait — a SIGTERM in such a gap would
+ * stop the process undrained.
+ */
+export function acceptInBatches(server: Server, options: AcceptBatchOptions): AcceptBatching {
   if (options.batch <= 1) return { unavailable: 'http.acceptBatch is 1' };
   // A worker's handle is the primary's (which accepts and passes connections on); greedy accepts
   // on a shared socket would take other workers' connections.
   if (cluster.isWorker) return { unavailable: 'a cluster worker: the primary accepts' };
   const internals = server as unknown as Server & ServerInternals;
   if (typeof internals._handle?.fd !== 'number' || internals._handle.fd < 0) return { unavailable: 'the server has no listening socket' };
-  const libc = await loadLibc();
+  const { libc } = options;
   if ('unavailable' in libc) return libc;
   let adopting = false;
   server.on('connection', () => {

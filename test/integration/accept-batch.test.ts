@@ -19,6 +19,7 @@ import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import koffi from 'koffi';
 import { acceptInBatches } from '../../src/http/accept-batch.js';
+import { loadLibc } from '../../src/lib/libc.js';
 import { get } from '../fixtures/http.js';
 import { makeTempDir, removeDir } from '../fixtures/paths.js';
 import { startWharfFor } from '../fixtures/server.js';
@@ -137,7 +138,7 @@ async function listen(server: Server): Promise<number> {
 async function runBurst(server: Server, count: number, batch: number, tls = false) {
   const port = await listen(server);
   const accepted = { loop: 0, batch: 0 };
-  const batching = await acceptInBatches(server, { batch, onAccepted: (batched) => accepted[batched ? 'batch' : 'loop']++ });
+  const batching = acceptInBatches(server, { batch, libc: await loadLibc(), onAccepted: (batched) => accepted[batched ? 'batch' : 'loop']++ });
   const turns = connectionTurns(server);
   const ready = new Int32Array(new SharedArrayBuffer(4));
   const clients = burst(port, count, { tls, ready });
@@ -197,7 +198,7 @@ describe('accepting connections in batches', () => {
     let dropped = 0;
     server.on('drop', () => dropped++);
     const port = await listen(server);
-    await acceptInBatches(server, { batch: 64 });
+    acceptInBatches(server, { batch: 64, libc: await loadLibc() });
     const turns = connectionTurns(server);
     const ready = new Int32Array(new SharedArrayBuffer(4));
     const clients = burst(port, 9, { ready });

@@ -3,13 +3,18 @@
  * or is cut and stays a resumable session; after a restart the blob verifies or does not exist.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
+import YAML from 'yaml';
 import { get, head, patch, post, put, type Response } from '../fixtures/http.js';
 import { randomBlob, sha256 } from '../fixtures/images.js';
-import { makeTempDir, removeDir } from '../fixtures/paths.js';
-import { startWharf, type WharfServer } from '../fixtures/server.js';
+import { makeTempDir, removeDir, repoRoot } from '../fixtures/paths.js';
+import { freePort, killOnExit, startWharf, type WharfServer } from '../fixtures/server.js';
 
 const MiB = 1024 * 1024;
 const REPO = 'ops/shutdown';
@@ -139,4 +144,42 @@ test('SIGTERM mid-upload past the grace period: the upload is cut, the process e
   assert.equal(finished.status, 201, finished.text());
   const pulled = await get(`${again.url}/v2/${REPO}/blobs/${sha256(blob)}`);
   assert.equal(sha256(pulled.body), sha256(blob), 'the resumed blob verifies');
+});
+
+/** True once GET /v2/ gets any HTTP answer (false on a refused or reset connection). */
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/v2/', agent: false }, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Once the server has answered a request, a SIGTERM drains it (exit 0): start-up has no gap
+ * between serving and the signal handlers. (Such a gap — an FFI load awaited after listen(),
+ * for http.acceptBatch, once was one — lets the signal kill the process undrained.) Before the
+ * first answer the kernel may already queue connections; a SIGTERM then stops a process that
+ * served nothing.
+ */
+test('SIGTERM the moment the first request is answered: the process drains and exits 0', async (t) => {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const dir = await makeTempDir('wharf-early-term-');
+    t.after(() => removeDir(dir));
+    const port = await freePort();
+    const configPath = path.join(dir, 'config.yml');
+    await writeFile(configPath, YAML.stringify({ dataDirectory: path.join(dir, 'data'), http: { address: '127.0.0.1', port } }));
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'wharf'), 'serve', '--config', configPath], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    killOnExit(child);
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    for (let i = 0; !(await answers(port)) && i < 15_000; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+    child.kill('SIGTERM');
+    assert.deepEqual(await exited, { code: 0, signal: null }, output.slice(-2000));
+    assert.match(output, /"msg":"wharf listening"/);
+  }
 });
