@@ -333,13 +333,16 @@ export async function buildApp(config: WharfConfig, logger: Logger): Promise<App
     gcSchedule,
     workflow,
     async listen() {
-      const libc = config.http.acceptBatch > 1 ? await loadLibc() : { unavailable: 'not needed' };
+      // Loaded before listening (acceptInBatches says why); the idle-memory trim loads it anyway.
+      const libc = await loadLibc();
       await http.listen({ host: config.http.address, port: config.http.port });
-      const accepted = (batched: boolean) => metrics.connectionsAccepted.inc({ by: batched ? 'batch' : 'loop' });
-      const batching = acceptInBatches(http.server, { batch: config.http.acceptBatch, libc, onAccepted: accepted });
-      if ('unavailable' in batching) {
-        http.server.on('connection', () => accepted(false));
-        if (config.http.acceptBatch > 1) logger.info({ reason: batching.unavailable }, 'connections are accepted one per event-loop turn');
+      const batching = acceptInBatches(http.server, {
+        batch: config.http.acceptBatch,
+        libc,
+        onAccepted: (batched) => metrics.connectionsAccepted.inc({ by: batched ? 'batch' : 'loop' }),
+      });
+      if ('unavailable' in batching && config.http.acceptBatch > 1) {
+        logger.info({ reason: batching.unavailable }, 'connections are accepted one per event-loop turn');
       }
       const address = http.server.address();
       return typeof address === 'object' && address ? address.port : config.http.port;

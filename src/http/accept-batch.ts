@@ -47,24 +47,21 @@ interface ServerInternals {
 const serverSocketChannel = channel('net.server.socket');
 
 /**
- * Turns batching on for a listening `server`, or says why it cannot (then the loop accepts alone).
- * Synchronous, with the FFI loaded beforehand: between the port answering and the caller's next
- * step (serve.ts installs its signal handlers) nothing may wait — a SIGTERM in such a gap would
- * stop the process undrained.
+ * Counts the connections `server` accepts (`onAccepted`) and, when it can, accepts them in
+ * batches; returns the batch or why there is none (then the loop accepts alone). Synchronous, with
+ * the FFI loaded beforehand: between the port answering and the caller's next step (serve.ts
+ * installs its signal handlers) nothing may wait — a SIGTERM in such a gap would stop the process
+ * undrained.
  */
 export function acceptInBatches(server: Server, options: AcceptBatchOptions): AcceptBatching {
-  if (options.batch <= 1) return { unavailable: 'http.acceptBatch is 1' };
-  // A worker's handle is the primary's (which accepts and passes connections on); greedy accepts
-  // on a shared socket would take other workers' connections.
-  if (cluster.isWorker) return { unavailable: 'a cluster worker: the primary accepts' };
   const internals = server as unknown as Server & ServerInternals;
-  if (typeof internals._handle?.fd !== 'number' || internals._handle.fd < 0) return { unavailable: 'the server has no listening socket' };
-  const { libc } = options;
-  if ('unavailable' in libc) return libc;
+  const batching = batchingFor(internals, options);
+  const libc = 'batch' in batching ? (options.libc as Libc) : undefined;
   let adopting = false;
   server.on('connection', () => {
     if (adopting) return; // one this listener handed over
     options.onAccepted?.(false);
+    if (!libc) return;
     adopting = true;
     try {
       acceptWaiting(internals, libc, options);
@@ -72,6 +69,16 @@ export function acceptInBatches(server: Server, options: AcceptBatchOptions): Ac
       adopting = false;
     }
   });
+  return batching;
+}
+
+function batchingFor(server: Server & ServerInternals, options: AcceptBatchOptions): AcceptBatching {
+  if (options.batch <= 1) return { unavailable: 'http.acceptBatch is 1' };
+  // A worker's handle is the primary's (which accepts and passes connections on); greedy accepts
+  // on a shared socket would take other workers' connections.
+  if (cluster.isWorker) return { unavailable: 'a cluster worker: the primary accepts' };
+  if (typeof server._handle?.fd !== 'number' || server._handle.fd < 0) return { unavailable: 'the server has no listening socket' };
+  if ('unavailable' in options.libc) return options.libc;
   return { batch: options.batch };
 }
 

@@ -185,8 +185,9 @@ describe('accepting connections in batches', () => {
 
   it('without it Node accepts one connection per turn (what it works around)', async () => {
     const server = http.createServer(echoPeer);
-    const { batching, turns, answers, clients } = await runBurst(server, 12, 1);
+    const { batching, accepted, turns, answers, clients } = await runBurst(server, 12, 1);
     assert.deepEqual(batching, { unavailable: 'http.acceptBatch is 1' });
+    assert.deepEqual(accepted, { loop: 12, batch: 0 }, 'still counted');
     assert.deepEqual(countPerTurn(turns), Array(12).fill(1));
     assertPeersAnswered(answers, 12);
     await closeAfterClients(server, clients.close);
